@@ -1,0 +1,36 @@
+"""The ``cascade`` command line."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+import cascade
+from cascade.prepare import prepare_all
+
+app = typer.Typer(help="cascade: real-time voice agents.", no_args_is_help=True)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    """Set up logging for every subcommand."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(cascade.__version__)
+
+
+@app.command()
+def prepare(
+    only: Annotated[list[str] | None, typer.Argument(help="Components to prepare (default: all).")] = None,
+) -> None:
+    """Prepare the embedded default's models and engines into the cache."""
+    prepare_all(only or None)

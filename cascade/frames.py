@@ -1,0 +1,265 @@
+"""Typed frames: the only things stages exchange.
+
+Every frame is a small immutable pydantic model carrying
+
+* ``pts`` -- the session audio time (seconds since the session started) the frame refers to, so
+  every latency in the system is measured on one clock, and
+* ``generation`` -- the interruption generation it belongs to. A barge-in bumps the session's
+  generation; frames of the bot's reply (``droppable = True``) from an older generation are dropped
+  wherever they are found.
+
+Audio is always signed 16-bit little-endian PCM (``s16le``), interleaved when stereo.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SAMPLE_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+"""Sample rates accepted on audio frames."""
+
+
+class Frame(BaseModel):
+    """Base class of every frame."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pts: float = 0.0
+    """Session audio time in seconds that this frame refers to."""
+    generation: int = 0
+    """Interruption generation this frame belongs to."""
+
+    droppable: ClassVar[bool] = False
+    """True for frames of the bot's reply: dropped when their generation is stale."""
+
+    @property
+    def kind(self) -> str:
+        """The frame's type name, as used in logs and event streams."""
+        return type(self).__name__
+
+
+# --- audio -------------------------------------------------------------------------------------
+
+
+class AudioFrame(Frame):
+    """A chunk of PCM audio (s16le, interleaved)."""
+
+    pcm: bytes
+    sample_rate: int = 16000
+    channels: int = 1
+    sample_format: Literal["s16le"] = "s16le"
+
+    @model_validator(mode="after")
+    def _check_layout(self) -> AudioFrame:
+        if self.sample_rate not in SAMPLE_RATES:
+            raise ValueError(f"unsupported sample rate {self.sample_rate} Hz; use one of {SAMPLE_RATES}")
+        if self.channels not in (1, 2):
+            raise ValueError(f"unsupported channel count {self.channels}; use 1 or 2")
+        if len(self.pcm) % (2 * self.channels):
+            raise ValueError(
+                f"{len(self.pcm)} bytes is not a whole number of {self.channels}-channel s16le samples"
+            )
+        return self
+
+    @property
+    def num_samples(self) -> int:
+        """Samples per channel."""
+        return len(self.pcm) // (2 * self.channels)
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.num_samples / self.sample_rate
+
+    @property
+    def end(self) -> float:
+        """Session time at which this chunk ends."""
+        return self.pts + self.duration
+
+    def samples(self) -> np.ndarray:
+        """The audio as an int16 array, shape (n,) for mono or (n, channels)."""
+        data = np.frombuffer(self.pcm, dtype="<i2")
+        return data if self.channels == 1 else data.reshape(-1, self.channels)
+
+    def floats(self) -> np.ndarray:
+        """Mono float32 samples in [-1, 1] (channels averaged)."""
+        data = self.samples().astype(np.float32) / 32768.0
+        return data if data.ndim == 1 else data.mean(axis=1)
+
+
+class UserAudioFrame(AudioFrame):
+    """Audio from the caller, as the transport received it (already at the pipeline's rate)."""
+
+
+class BotAudioFrame(AudioFrame):
+    """Synthesized bot speech on its way to the caller.
+
+    ``text`` is the part of the reply this chunk speaks (estimated from durations when the engine
+    gives no alignment), so the transport can report exactly what the caller heard.
+    """
+
+    droppable: ClassVar[bool] = True
+    response_id: str = ""
+    text: str = ""
+    last: bool = False
+    """True on the final frame of a response (may carry no samples)."""
+
+
+# --- caller side ---------------------------------------------------------------------------------
+
+
+class SpeechStarted(Frame):
+    """VAD: the caller started speaking at ``pts``."""
+
+    probability: float = 1.0
+
+
+class SpeechStopped(Frame):
+    """VAD: the caller stopped speaking at ``pts`` (after the VAD's minimum silence)."""
+
+    speech_start: float = 0.0
+
+
+class Word(BaseModel):
+    """A recognized word with its session-time span."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    text: str
+    start: float
+    end: float
+    probability: float = 1.0
+
+
+class PartialTranscript(Frame):
+    """Interim recognition of the current caller turn.
+
+    ``committed`` is a prefix of ``text`` that will not change any more.
+    """
+
+    text: str
+    committed: str = ""
+    words: tuple[Word, ...] = ()
+
+
+class FinalTranscript(Frame):
+    """Final recognition of a caller utterance."""
+
+    text: str
+    words: tuple[Word, ...] = ()
+    confidence: float = 1.0
+    language: str = "en"
+
+
+class DTMFFrame(Frame):
+    """A telephone keypad digit pressed by the caller."""
+
+    digit: str = Field(pattern=r"^[0-9*#A-D]$")
+
+
+class EndOfTurn(Frame):
+    """The turn-taker decided the caller finished; the bot should answer ``text``."""
+
+    droppable: ClassVar[bool] = True
+    text: str
+    probability: float = 1.0
+    reason: str = ""
+    preemptive: bool = False
+    """True when sent speculatively before the turn surely ended (may be followed by Interrupt)."""
+
+
+# --- bot side ------------------------------------------------------------------------------------
+
+
+class LLMResponseStarted(Frame):
+    """The LLM began a response."""
+
+    droppable: ClassVar[bool] = True
+    response_id: str
+
+
+class LLMTextDelta(Frame):
+    """A piece of streamed LLM text."""
+
+    droppable: ClassVar[bool] = True
+    response_id: str
+    text: str
+
+
+class LLMResponseEnded(Frame):
+    """The LLM finished a response; ``text`` is its whole spoken text."""
+
+    droppable: ClassVar[bool] = True
+    response_id: str
+    text: str = ""
+
+
+class ToolCallRequest(Frame):
+    """The LLM asked for a tool call."""
+
+    droppable: ClassVar[bool] = True
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCallResult(Frame):
+    """The outcome of a tool call (``is_error`` when it failed or was rejected)."""
+
+    call_id: str
+    name: str
+    result: str
+    is_error: bool = False
+
+
+class TextToSpeak(Frame):
+    """Text the bot should say as is (fillers, apologies, greetings, backchannels)."""
+
+    droppable: ClassVar[bool] = True
+    text: str
+    response_id: str = ""
+
+
+# --- events broadcast to every stage -------------------------------------------------------------
+
+
+class BotSpeechStarted(Frame):
+    """The transport started playing a response to the caller."""
+
+    response_id: str
+
+
+class BotSpeechEnded(Frame):
+    """The transport stopped playing a response; ``heard_text`` is what the caller heard."""
+
+    response_id: str
+    heard_text: str
+    interrupted: bool = False
+
+
+# --- control -------------------------------------------------------------------------------------
+
+
+class Interrupt(Frame):
+    """Barge-in: everything of generations below ``generation`` is cancelled or dropped."""
+
+    reason: str = ""
+
+
+class EndOfStream(Frame):
+    """No more input: stages drain what they hold, flush, and end."""
+
+
+class ErrorFrame(Frame):
+    """A non-fatal problem a stage reports (fatal ones end the pipeline with an exception)."""
+
+    stage: str
+    message: str
+
+
+class MetricsFrame(Frame):
+    """A finished turn's latency timeline (see :mod:`cascade.metrics`)."""
+
+    timeline: dict[str, Any]

@@ -1,0 +1,280 @@
+"""Stages: small async workers with declared input and output frame types.
+
+A stage reads frames from its inbox and writes frames to its outbox; it never reaches into another
+stage. Subclasses declare what they handle and override a few hooks::
+
+    class Upper(Stage):
+        inputs = (FinalTranscript,)
+        outputs = (FinalTranscript,)
+
+        async def process(self, frame: Frame) -> None:
+            assert isinstance(frame, FinalTranscript)
+            await self.emit(frame.model_copy(update={"text": frame.text.upper()}))
+
+Frames of types not in ``inputs`` pass through unchanged. Interrupts and broadcast events arrive on
+a separate priority lane (:meth:`on_interrupt`, :meth:`on_event`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from cascade.clock import Clock
+from cascade.frames import EndOfStream, Frame, Interrupt
+from cascade.session import SessionContext
+
+T = TypeVar("T")
+FrameTypes = tuple[type[Frame], ...]
+FrameSend = MemoryObjectSendStream[Frame]
+FrameReceive = MemoryObjectReceiveStream[Frame]
+
+log = logging.getLogger("cascade.stage")
+
+
+class StageError(RuntimeError):
+    """A stage failed; the pipeline ended. ``stage`` names it, ``__cause__`` is the original error."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(f"stage '{stage}' failed: {type(error).__name__}: {error}")
+        self.stage = stage
+
+
+class Stage:
+    """Base class of pipeline stages. See the module docstring."""
+
+    inputs: FrameTypes = ()
+    """Frame types this stage handles (the rest pass through)."""
+    requires: FrameTypes = ()
+    """Input types that must be produced upstream (checked when the pipeline is built)."""
+    outputs: FrameTypes = ()
+    """Frame types this stage may emit."""
+    events: FrameTypes = ()
+    """Broadcast event types delivered to :meth:`on_event`."""
+    interruptible: ClassVar[bool] = False
+    """True for stages producing the bot's reply: an interrupt cancels their stale work."""
+
+    def __init__(self, *, name: str | None = None) -> None:
+        self.name = name or type(self).__name__
+        self._runtime: StageRuntime | None = None
+
+    # --- hooks -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Called once before the first frame (load models, open connections)."""
+
+    async def process(self, frame: Frame) -> None:
+        """Handle one frame of a type in :attr:`inputs`. Emit results with :meth:`emit`."""
+
+    async def on_event(self, frame: Frame) -> None:
+        """Handle a broadcast event of a type in :attr:`events` (priority lane)."""
+
+    async def on_interrupt(self, frame: Interrupt) -> None:
+        """Called after stale work was cancelled (priority lane): reset per-reply state here."""
+
+    async def finish(self) -> None:
+        """End of stream: emit whatever is still held. Spawned work is awaited after this."""
+
+    async def close(self) -> None:
+        """Always called last, also after errors and cancellation: release resources."""
+
+    # --- API for subclasses ------------------------------------------------------------------
+
+    @property
+    def ctx(self) -> SessionContext:
+        """The running session (only valid while the pipeline runs)."""
+        if self._runtime is None:
+            raise RuntimeError(f"stage '{self.name}' is not running")
+        return self._runtime.ctx
+
+    @property
+    def clock(self) -> Clock:
+        """The session clock."""
+        return self.ctx.clock
+
+    @property
+    def generation(self) -> int:
+        """The session's current interruption generation."""
+        return self.ctx.generation
+
+    async def emit(self, frame: Frame) -> None:
+        """Send a frame downstream (stale droppable frames are dropped here)."""
+        runtime = self._runtime
+        if runtime is None:
+            raise RuntimeError(f"stage '{self.name}' is not running")
+        if frame.droppable and frame.generation < runtime.ctx.generation:
+            return
+        await runtime.outbox.send(frame)
+
+    def broadcast(self, frame: Frame) -> None:
+        """Send an event to every stage listening for its type (priority lane)."""
+        self.ctx.broadcast(frame)
+
+    def interrupt(self, reason: str = "") -> Interrupt:
+        """Start a new generation in the whole session (barge-in)."""
+        return self.ctx.interrupt(reason)
+
+    def spawn(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        *args: Any,
+        generation: int | None = None,
+        service: bool = False,
+    ) -> None:
+        """Run ``fn(*args)`` concurrently, owned by this stage (awaited at end of stream).
+
+        In an interruptible stage it is cancelled when an interrupt makes ``generation`` (default:
+        the current one) stale. A ``service`` task (an output clock, a reader) is never
+        interrupted; it is cancelled after :meth:`finish` instead of awaited.
+        """
+        runtime = self._runtime
+        if runtime is None:
+            raise RuntimeError(f"stage '{self.name}' is not running")
+        gen = runtime.ctx.generation if generation is None else generation
+        if service:
+            gen = sys.maxsize
+        runtime.spawn(fn, args, gen)
+
+    @staticmethod
+    def uninterruptible() -> anyio.CancelScope:
+        """``with self.uninterruptible():`` protects work that must finish (side effects)."""
+        return anyio.CancelScope(shield=True)
+
+    async def _run(self, ctx: SessionContext, inbox: FrameReceive, outbox: FrameSend) -> None:
+        """Run this stage between ``inbox`` and ``outbox`` until end of stream."""
+        await StageRuntime(self, ctx, outbox).run(inbox)
+
+
+class StageRuntime:
+    """The machinery around one running leaf stage: data loop, priority lane, work scopes."""
+
+    def __init__(self, stage: Stage, ctx: SessionContext, outbox: FrameSend) -> None:
+        self.stage = stage
+        self.ctx = ctx
+        self.outbox = outbox
+        self._control_send, self._control_receive = anyio.create_memory_object_stream[Frame](math.inf)
+        self._work: dict[anyio.CancelScope, int] = {}
+        self._idle = anyio.Event()
+        self._idle.set()
+        self._tg: TaskGroup | None = None
+
+    # called synchronously by SessionContext (priority lane)
+    def on_interrupt(self, frame: Interrupt) -> None:
+        """Cancel stale interruptible work and queue the interrupt for the stage's hook."""
+        if self.stage.interruptible:
+            for scope, gen in list(self._work.items()):
+                if gen < frame.generation:
+                    scope.cancel()
+        self._control_send.send_nowait(frame)
+
+    def deliver(self, frame: Frame) -> None:
+        """Queue a broadcast event for the stage's hook."""
+        self._control_send.send_nowait(frame)
+
+    def spawn(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], gen: int) -> None:
+        """Start owned background work in the stage's task group."""
+        if self._tg is None:
+            raise RuntimeError(f"stage '{self.stage.name}' is not running")
+        self._tg.start_soon(self._guarded, fn, args, gen)
+
+    async def _guarded(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], gen: int) -> None:
+        with anyio.CancelScope() as scope:
+            self._enter(scope, gen)
+            try:
+                await fn(*args)
+            finally:
+                self._leave(scope)
+
+    def _enter(self, scope: anyio.CancelScope, gen: int) -> None:
+        if self.stage.interruptible and gen < self.ctx.generation:
+            scope.cancel()
+        self._work[scope] = gen
+        self._idle = anyio.Event()
+
+    def _leave(self, scope: anyio.CancelScope) -> None:
+        self._work.pop(scope, None)
+        if not self._work:
+            self._idle.set()
+
+    async def _control_loop(self) -> None:
+        stage = self.stage
+        async for frame in self._control_receive:
+            if isinstance(frame, Interrupt):
+                await stage.on_interrupt(frame)
+            else:
+                await stage.on_event(frame)
+
+    async def run(self, inbox: FrameReceive) -> None:
+        """Start the stage, pump frames until end of stream, then finish and close."""
+        stage, ctx = self.stage, self.ctx
+        stage._runtime = self
+        ctx.register(self)
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._control_loop)
+                await stage.start()
+                await self._pump(inbox)
+                await stage.finish()
+                for scope, gen in list(self._work.items()):
+                    if gen == sys.maxsize:
+                        scope.cancel()
+                await self._idle.wait()
+                await self.outbox.send(EndOfStream(pts=ctx.clock.now(), generation=ctx.generation))
+                tg.cancel_scope.cancel()
+        except Exception as exc:
+            error = first_error(exc)
+            if isinstance(error, StageError):
+                raise error from error.__cause__
+            raise StageError(stage.name, error) from error
+        finally:
+            ctx.unregister(self)
+            self._control_send.close()
+            self.outbox.close()
+            with anyio.CancelScope(shield=True):
+                await stage.close()
+            stage._runtime = None
+
+    async def _pump(self, inbox: FrameReceive) -> None:
+        stage, ctx, outbox = self.stage, self.ctx, self.outbox
+        handled = stage.inputs
+        with inbox:
+            async for frame in inbox:
+                if isinstance(frame, EndOfStream):
+                    return
+                if frame.droppable and frame.generation < ctx.generation:
+                    continue
+                if isinstance(frame, handled):
+                    with anyio.CancelScope() as scope:
+                        self._enter(scope, frame.generation)
+                        try:
+                            await stage.process(frame)
+                        finally:
+                            self._leave(scope)
+                else:
+                    await outbox.send(frame)
+
+
+def first_error(exc: BaseException) -> BaseException:
+    """The first real error inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def run_sync_cancellable(
+    fn: Callable[..., T], *args: Any, limiter: anyio.CapacityLimiter | None = None
+) -> T:
+    """Run blocking ``fn`` in a worker thread without stalling the event loop.
+
+    If the caller is cancelled, it stops waiting at once (the thread finishes in the background and
+    its result is discarded), so an interrupt never waits for a model call to end.
+    """
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter, abandon_on_cancel=True)

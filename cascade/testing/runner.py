@@ -1,0 +1,178 @@
+"""Run stages on scripted input in virtual time; record outputs, events and interrupts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+
+from cascade.clock import VirtualClock
+from cascade.frames import EndOfStream, Frame, Interrupt
+from cascade.metrics import MetricsCollector, TurnTimeline
+from cascade.pipeline import run_session
+from cascade.session import SessionContext
+from cascade.stage import Stage
+from cascade.transports.base import Source
+
+
+class LeakedTasksError(AssertionError):
+    """Tasks created during a run were still alive after it ended."""
+
+
+class ListSource(Source):
+    """Emits scripted frames, each when the clock reaches its ``pts``, then waits ``tail`` seconds.
+
+    ``actions`` maps a session time to a callback run at that time (e.g. ``ctx.interrupt``).
+    """
+
+    def __init__(
+        self,
+        frames: Sequence[Frame],
+        *,
+        tail: float = 5.0,
+        actions: dict[float, Callable[[SessionContext], None]] | None = None,
+    ) -> None:
+        super().__init__(name="ListSource")
+        self.frames = list(frames)
+        self.tail = tail
+        self.actions = sorted((actions or {}).items())
+        self.outputs = tuple({type(f) for f in self.frames})
+
+    async def produce(self) -> None:
+        """Emit the frames (and run the actions) on schedule."""
+        actions = list(self.actions)
+        last = 0.0
+        for frame in self.frames:
+            while actions and actions[0][0] <= frame.pts:
+                await self._act(actions.pop(0))
+            await self.clock.sleep_until(frame.pts)
+            last = max(last, frame.pts)
+            await self.emit(frame)
+        for action in actions:
+            await self._act(action)
+            last = max(last, action[0])
+        await self.clock.sleep_until(last + self.tail)
+
+    async def _act(self, action: tuple[float, Callable[[SessionContext], None]]) -> None:
+        await self.clock.sleep_until(action[0])
+        action[1](self.ctx)
+
+
+class _Recorder(Stage):
+    """Last stage of a test run: records every broadcast event and interrupt."""
+
+    events = (Frame,)
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__(name="Recorder")
+        self.result = result
+
+    async def on_event(self, frame: Frame) -> None:
+        self.result.events.append(frame)
+
+    async def on_interrupt(self, frame: Interrupt) -> None:
+        self.result.interrupts.append(frame)
+
+
+@dataclass
+class RunResult:
+    """What came out of a test run."""
+
+    frames: list[Frame] = field(default_factory=list)
+    """Frames that left the last stage, in order (ending with EndOfStream)."""
+    events: list[Frame] = field(default_factory=list)
+    """Broadcast events, in order."""
+    interrupts: list[Interrupt] = field(default_factory=list)
+    timelines: list[TurnTimeline] = field(default_factory=list)
+    ctx: SessionContext | None = None
+
+    def of(self, kind: type[Frame]) -> list[Frame]:
+        """Output frames of one type (subclasses included)."""
+        return [f for f in self.frames if isinstance(f, kind)]
+
+    def kinds(self, *, skip: tuple[type[Frame], ...] = ()) -> list[str]:
+        """Type names of the output frames, optionally skipping some types."""
+        return [f.kind for f in self.frames if not isinstance(f, skip)]
+
+
+async def _all_tasks_blocked() -> None:
+    """Return once every other task waits on a future (anyio's version polls every 0.1 s)."""
+    me = asyncio.current_task()
+    while True:
+        await asyncio.sleep(0)
+        for task in asyncio.all_tasks():
+            waiter = getattr(task, "_fut_waiter", None)
+            if task is not me and (waiter is None or waiter.done()):
+                break
+        else:
+            return
+
+
+@asynccontextmanager
+async def autojump(clock: VirtualClock) -> AsyncIterator[None]:
+    """Advance ``clock`` to the next sleeper's deadline whenever every task is blocked."""
+
+    async def jumper() -> None:
+        while True:
+            await _all_tasks_blocked()
+            deadline = clock.next_deadline()
+            if deadline is None:
+                await anyio.sleep(0.001)  # waiting on something outside the clock
+            else:
+                clock.advance_to(deadline)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(jumper)
+        try:
+            yield
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def run_stages(
+    stages: Sequence[Stage],
+    frames: Sequence[Frame],
+    *,
+    tail: float = 5.0,
+    actions: dict[float, Callable[[SessionContext], None]] | None = None,
+    clock: VirtualClock | None = None,
+    queue_size: int = 64,
+) -> RunResult:
+    """Run ``stages`` on ``frames`` in virtual time and return everything that came out.
+
+    Frames are delivered when the clock reaches their ``pts``; ``tail`` seconds of virtual time
+    follow the last one so timers can fire. Fails with :class:`LeakedTasksError` if any task
+    outlives the run.
+    """
+    clock = clock or VirtualClock()
+    result = RunResult()
+    ctx = SessionContext(clock=clock, metrics=MetricsCollector())
+    ctx.metrics.subscribe(result.timelines.append)
+    result.ctx = ctx
+    source = ListSource(frames, tail=tail, actions=actions)
+    send, receive = anyio.create_memory_object_stream[Frame](0)
+    send.close()
+
+    async def session() -> None:
+        async with autojump(clock):
+            await run_session([source, *stages, _Recorder(result)], ctx, receive, queue_size, result.frames)
+
+    await assert_no_leaked_tasks(session)
+    if ctx.stage_names():
+        raise LeakedTasksError(f"stages still registered after the run: {ctx.stage_names()}")
+    if not result.frames or not isinstance(result.frames[-1], EndOfStream):
+        raise AssertionError("the run did not end with EndOfStream")
+    return result
+
+
+async def assert_no_leaked_tasks(fn: Callable[[], Awaitable[object]]) -> None:
+    """Run ``fn`` and fail if it leaves tasks running behind it."""
+    before = set(asyncio.all_tasks())
+    await fn()
+    await anyio.lowlevel.checkpoint()
+    leaked = [t for t in asyncio.all_tasks() - before if not t.done()]
+    if leaked:
+        raise LeakedTasksError(f"{len(leaked)} task(s) outlived the run: {leaked}")

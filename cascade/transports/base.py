@@ -1,0 +1,53 @@
+"""What every transport provides: a source stage (caller → pipeline) and a sink stage (bot → caller)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from cascade.clock import Clock
+from cascade.frames import EndOfStream
+from cascade.session import SessionContext
+from cascade.stage import FrameReceive, FrameSend, Stage, StageRuntime
+
+
+class Source(Stage):
+    """A stage that produces frames from the outside world instead of reading an inbox.
+
+    Subclasses implement :meth:`produce`; returning from it ends the session gracefully (end of
+    stream flows down the pipeline after everything already sent).
+    """
+
+    async def produce(self) -> None:
+        """Emit frames with :meth:`emit` until the input ends."""
+        raise NotImplementedError
+
+    async def _run(self, ctx: SessionContext, inbox: FrameReceive, outbox: FrameSend) -> None:
+        inbox.close()
+        await _SourceRuntime(self, ctx, outbox).run(inbox)
+
+
+class _SourceRuntime(StageRuntime):
+    async def _pump(self, inbox: FrameReceive) -> None:
+        assert isinstance(self.stage, Source)
+        await self.stage.produce()
+
+
+class Transport(ABC):
+    """Joins a pipeline to a caller. ``Pipeline.run(transport)`` runs one session on it."""
+
+    sample_rate: int = 16000
+    """Sample rate of the audio frames exchanged with the pipeline."""
+
+    clock: Clock | None = None
+    """The session clock to use (``None``: real time)."""
+
+    @abstractmethod
+    def source(self) -> Source:
+        """A fresh source stage for one session."""
+
+    @abstractmethod
+    def sink(self) -> Stage:
+        """A fresh sink stage for one session (plays bot audio, reports what was heard)."""
+
+
+__all__ = ["EndOfStream", "Source", "Transport"]

