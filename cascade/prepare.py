@@ -10,7 +10,9 @@ import importlib
 import logging
 import time
 
-PREPARERS: list[str] = []
+PREPARERS: list[str] = [
+    "cascade.turn.smart_turn:prepare_smart_turn",
+]
 """``"module:function"`` of each component's preparation step, in order."""
 
 log = logging.getLogger("cascade.prepare")
