@@ -156,8 +156,8 @@ async def run_session(
                 async for frame in receive:
                     if collect is not None:
                         collect.append(frame)
-    except Exception as exc:
-        error = first_error(exc)
+    except BaseExceptionGroup as group:
+        error = first_error(group)
         if isinstance(error, StageError):
             raise error from error.__cause__
         raise

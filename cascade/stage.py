@@ -71,7 +71,11 @@ class Stage:
         """Called once before the first frame (load models, open connections)."""
 
     async def process(self, frame: Frame) -> None:
-        """Handle one frame of a type in :attr:`inputs`. Emit results with :meth:`emit`."""
+        """Handle one frame of a type in :attr:`inputs`. Emit results with :meth:`emit`.
+
+        The default forwards the frame unchanged (for stages that only observe).
+        """
+        await self.emit(frame)
 
     async def on_event(self, frame: Frame) -> None:
         """Handle a broadcast event of a type in :attr:`events` (priority lane)."""
@@ -110,6 +114,7 @@ class Stage:
         if runtime is None:
             raise RuntimeError(f"stage '{self.name}' is not running")
         if frame.droppable and frame.generation < runtime.ctx.generation:
+            await anyio.lowlevel.checkpoint()  # stale work gets its cancellation here
             return
         await runtime.outbox.send(frame)
 
@@ -252,6 +257,9 @@ class StageRuntime:
                 if frame.droppable and frame.generation < ctx.generation:
                     continue
                 if isinstance(frame, handled):
+                    if not stage.interruptible:  # nothing can cancel it: skip the scope
+                        await stage.process(frame)
+                        continue
                     with anyio.CancelScope() as scope:
                         self._enter(scope, frame.generation)
                         try:

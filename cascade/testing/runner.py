@@ -12,9 +12,9 @@ import anyio
 from cascade.clock import VirtualClock
 from cascade.frames import EndOfStream, Frame, Interrupt
 from cascade.metrics import MetricsCollector, TurnTimeline
-from cascade.pipeline import run_session
+from cascade.pipeline import check_chain, run_session
 from cascade.session import SessionContext
-from cascade.stage import Stage
+from cascade.stage import Stage, StageError, first_error
 from cascade.transports.base import Source
 
 
@@ -42,23 +42,19 @@ class ListSource(Source):
         self.outputs = tuple({type(f) for f in self.frames})
 
     async def produce(self) -> None:
-        """Emit the frames (and run the actions) on schedule."""
-        actions = list(self.actions)
-        last = 0.0
-        for frame in self.frames:
-            while actions and actions[0][0] <= frame.pts:
-                await self._act(actions.pop(0))
-            await self.clock.sleep_until(frame.pts)
-            last = max(last, frame.pts)
-            await self.emit(frame)
-        for action in actions:
-            await self._act(action)
-            last = max(last, action[0])
+        """Emit the frames and run the actions on schedule (actions never wait for the frames)."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._run_actions)
+            for frame in self.frames:
+                await self.clock.sleep_until(frame.pts)
+                await self.emit(frame)
+        last = max([f.pts for f in self.frames] + [a[0] for a in self.actions] + [0.0])
         await self.clock.sleep_until(last + self.tail)
 
-    async def _act(self, action: tuple[float, Callable[[SessionContext], None]]) -> None:
-        await self.clock.sleep_until(action[0])
-        action[1](self.ctx)
+    async def _run_actions(self) -> None:
+        for at, action in self.actions:
+            await self.clock.sleep_until(at)
+            action(self.ctx)
 
 
 class _Recorder(Stage):
@@ -153,12 +149,20 @@ async def run_stages(
     ctx.metrics.subscribe(result.timelines.append)
     result.ctx = ctx
     source = ListSource(frames, tail=tail, actions=actions)
+    check_chain(stages, source.outputs, source=source.name)
     send, receive = anyio.create_memory_object_stream[Frame](0)
     send.close()
 
     async def session() -> None:
-        async with autojump(clock):
-            await run_session([source, *stages, _Recorder(result)], ctx, receive, queue_size, result.frames)
+        try:
+            async with autojump(clock):
+                chain = [source, *stages, _Recorder(result)]
+                await run_session(chain, ctx, receive, queue_size, result.frames)
+        except BaseExceptionGroup as group:
+            error = first_error(group)
+            if isinstance(error, StageError):
+                raise error from error.__cause__
+            raise
 
     await assert_no_leaked_tasks(session)
     if ctx.stage_names():

@@ -1,0 +1,283 @@
+"""Framework overhead: per-hop latency, throughput, interruption speed, memory, start-up.
+
+    python benchmarks/overhead.py [--frames 20000] [--quick]
+
+Prints one JSON document. Workloads (the same ones we run on Pipecat, so figures compare):
+
+* W1: linear chain of N pass-through stages (N = 1, 5, 10, 20) carrying 20 ms / 16 kHz / int16
+  audio frames (640 bytes). Latency: one frame in flight at a time (ping-pong), sink receive time
+  minus source push time, p50/p99. Throughput: frames/s when pushing as fast as back-pressure allows.
+* W2: 10 stages, the last emitting a frame every 20 ms; an interrupt injected at the head. Time
+  until the last stage stops emitting and until the sink sees the interrupt; 50 repetitions.
+* W3: RSS growth after 200 pipelines created, run and torn down one after another; RSS per
+  pipeline with 50 idle pipelines alive at once.
+* W4: import time of ``cascade`` and time to the first frame through a 10-stage pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import anyio
+
+from cascade.frames import EndOfTurn, Frame, Interrupt, LLMTextDelta, UserAudioFrame
+from cascade.pipeline import run_session
+from cascade.session import SessionContext
+from cascade.stage import Stage
+from cascade.transports.base import Source
+
+PCM = bytes(640)
+
+
+class PassThrough(Stage):
+    """Handles audio and forwards it (the cost of a real stage's process call)."""
+
+    inputs = (UserAudioFrame,)
+
+
+class Pusher(Source):
+    """Pushes ``count`` audio frames; with ``ping_pong`` waits for each to arrive first."""
+
+    outputs = (UserAudioFrame,)
+
+    def __init__(self, count: int, ping_pong: bool, arrived: Callable[[], anyio.Event]) -> None:
+        super().__init__(name="Pusher")
+        self.count, self.ping_pong, self.arrived = count, ping_pong, arrived
+        self.pushed_at: list[float] = []
+
+    async def produce(self) -> None:
+        for i in range(self.count):
+            frame = UserAudioFrame(pts=i * 0.02, pcm=PCM)
+            self.pushed_at.append(time.perf_counter())
+            await self.emit(frame)
+            if self.ping_pong:
+                await self.arrived().wait()
+
+
+class Sink(Stage):
+    """Records arrival times of audio frames and when it saw the interrupt."""
+
+    inputs = (UserAudioFrame, LLMTextDelta)
+    interruptible = True
+
+    def __init__(self) -> None:
+        super().__init__(name="Sink")
+        self.received_at: list[float] = []
+        self.event = anyio.Event()
+        self.interrupt_seen: float | None = None
+
+    async def process(self, frame: Frame) -> None:
+        if isinstance(frame, UserAudioFrame):
+            self.received_at.append(time.perf_counter())
+            self.event.set()
+            self.event = anyio.Event()
+
+    async def on_interrupt(self, frame: Interrupt) -> None:
+        self.interrupt_seen = time.perf_counter()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run_chain(stages: list[Stage], ctx: SessionContext | None = None) -> None:
+    send, receive = anyio.create_memory_object_stream[Frame](0)
+    send.close()
+    await run_session(stages, ctx or SessionContext(), receive)
+
+
+async def w1(frames: int) -> list[dict[str, float]]:
+    out = []
+    for n in (1, 5, 10, 20):
+        sink = Sink()
+        pusher = Pusher(min(frames, 5000), True, lambda sink=sink: sink.event)
+        await run_chain([pusher, *[PassThrough() for _ in range(n)], sink])
+        lat = [r - p for p, r in zip(pusher.pushed_at, sink.received_at, strict=True)]
+        sink = Sink()
+        pusher = Pusher(frames, False, lambda sink=sink: sink.event)
+        started = time.perf_counter()
+        await run_chain([pusher, *[PassThrough() for _ in range(n)], sink])
+        elapsed = time.perf_counter() - started
+        out.append(
+            {
+                "stages": n,
+                "latency_p50_us": round(pct(lat, 0.5) * 1e6, 1),
+                "latency_p99_us": round(pct(lat, 0.99) * 1e6, 1),
+                "per_hop_p50_us": round(pct(lat, 0.5) * 1e6 / (n + 1), 1),
+                "throughput_fps": round(frames / elapsed),
+            }
+        )
+    return out
+
+
+class Emitter(Stage):
+    """On EndOfTurn, emits a reply frame every 20 ms until interrupted."""
+
+    inputs = (EndOfTurn,)
+    outputs = (LLMTextDelta,)
+    interruptible = True
+
+    def __init__(self) -> None:
+        super().__init__(name="Emitter")
+        self.started = anyio.Event()
+        self.stopped_at: float | None = None
+
+    async def process(self, frame: Frame) -> None:
+        try:
+            while True:
+                await self.emit(LLMTextDelta(generation=frame.generation, response_id="r", text="x"))
+                self.started.set()
+                await anyio.sleep(0.02)
+        finally:
+            self.stopped_at = time.perf_counter()
+
+
+class Trigger(Source):
+    """Sends one EndOfTurn, waits for the emitter, interrupts from the head, ends."""
+
+    outputs = (EndOfTurn,)
+
+    def __init__(self, emitter: Emitter) -> None:
+        super().__init__(name="Trigger")
+        self.emitter = emitter
+        self.interrupted_at = 0.0
+
+    async def produce(self) -> None:
+        await self.emit(EndOfTurn(text="go"))
+        await self.emitter.started.wait()
+        await anyio.sleep(0.05)
+        self.interrupted_at = time.perf_counter()
+        self.interrupt("benchmark")
+        await anyio.sleep(0.05)
+
+
+async def w2(reps: int) -> dict[str, float]:
+    stop, seen = [], []
+    for _ in range(reps):
+        emitter, sink = Emitter(), Sink()
+        trigger = Trigger(emitter)
+        await run_chain([trigger, *[PassThrough() for _ in range(9)], emitter, sink])
+        assert emitter.stopped_at is not None and sink.interrupt_seen is not None
+        stop.append(emitter.stopped_at - trigger.interrupted_at)
+        seen.append(sink.interrupt_seen - trigger.interrupted_at)
+    return {
+        "repetitions": reps,
+        "emitter_stops_p50_us": round(pct(stop, 0.5) * 1e6, 1),
+        "emitter_stops_p99_us": round(pct(stop, 0.99) * 1e6, 1),
+        "sink_sees_interrupt_p50_us": round(pct(seen, 0.5) * 1e6, 1),
+        "sink_sees_interrupt_p99_us": round(pct(seen, 0.99) * 1e6, 1),
+    }
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def w3(sequential: int, idle: int) -> dict[str, float]:
+    async def one() -> None:
+        sink = Sink()
+        await run_chain([Pusher(100, False, lambda: sink.event), *[PassThrough() for _ in range(10)], sink])
+
+    for _ in range(20):  # warm up allocator and caches
+        await one()
+    gc.collect()
+    before = rss_mb()
+    for _ in range(sequential):
+        await one()
+    gc.collect()
+    after = rss_mb()
+
+    class Idle(Source):
+        outputs = (UserAudioFrame,)
+
+        async def produce(self) -> None:
+            await release.wait()
+
+    release = anyio.Event()
+    gc.collect()
+    base = rss_mb()
+    async with anyio.create_task_group() as tg:
+        for _ in range(idle):
+            tg.start_soon(run_chain, [Idle(), *[PassThrough() for _ in range(10)], Sink()])
+        await anyio.sleep(0.5)
+        alive = rss_mb()
+        release.set()
+    return {
+        "sequential_pipelines": sequential,
+        "rss_growth_mb": round(after - before, 2),
+        "idle_pipelines": idle,
+        "rss_per_idle_pipeline_kb": round((alive - base) * 1024 / idle, 1),
+    }
+
+
+def w4_import() -> float:
+    def timed(code: str) -> float:
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    return timed("import cascade") - timed("pass")
+
+
+async def w4_first_frame() -> float:
+    sink = Sink()
+    pusher = Pusher(1, False, lambda: sink.event)
+    started = time.perf_counter()
+    await run_chain([pusher, *[PassThrough() for _ in range(10)], sink])
+    return sink.received_at[0] - started
+
+
+def machine() -> dict[str, object]:
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "anyio": anyio.__version__ if hasattr(anyio, "__version__") else "4",
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, object]:
+    frames = 2000 if args.quick else args.frames
+    return {
+        "benchmark": "overhead",
+        "machine": machine(),
+        "w1_chain": await w1(frames),
+        "w2_interrupt": await w2(10 if args.quick else 50),
+        "w3_memory": await w3(20 if args.quick else 200, 10 if args.quick else 50),
+        "w4_startup": {
+            "import_s": round(w4_import(), 3),
+            "first_frame_10_stages_ms": round(await w4_first_frame() * 1000, 2),
+        },
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--frames", type=int, default=20000)
+    parser.add_argument("--quick", action="store_true", help="small run (a smoke test)")
+    print(json.dumps(anyio.run(main, parser.parse_args()), indent=2))
