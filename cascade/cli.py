@@ -9,8 +9,10 @@ import typer
 
 import cascade
 from cascade.prepare import prepare_all
+from cascade.tts.cli import app as tts_app
 
 app = typer.Typer(help="cascade: real-time voice agents.", no_args_is_help=True)
+app.add_typer(tts_app, name="tts")
 
 
 @app.callback()
