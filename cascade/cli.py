@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 import cascade
+from cascade.llm.cli import app as llm_app
 from cascade.prepare import prepare_all
 from cascade.tts.cli import app as tts_app
 
 app = typer.Typer(help="cascade: real-time voice agents.", no_args_is_help=True)
+app.add_typer(llm_app, name="llm")
 app.add_typer(tts_app, name="tts")
 
 
