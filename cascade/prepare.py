@@ -13,6 +13,7 @@ import time
 PREPARERS: list[str] = [
     "cascade.turn.smart_turn:prepare_smart_turn",
     "cascade.llm.prepare:prepare",
+    "cascade.asr.models:prepare",
 ]
 """``"module:function"`` of each component's preparation step, in order."""
 

@@ -1,0 +1,176 @@
+"""One Whisper decode of a stretch of audio, blocking or off the event loop, with word timings."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import numpy as np
+
+from cascade.asr.models import LoadedModel, WhisperModelError, load_model
+from cascade.asr.options import WhisperOptions
+from cascade.audio import AudioFormatError, load_audio
+from cascade.frames import Word
+from cascade.stage import run_sync_cancellable
+
+SAMPLE_RATE = 16000
+"""Whisper's input rate."""
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """The result of one decode."""
+
+    words: tuple[Word, ...]
+    """Recognized words with session-time spans (the audio's ``offset`` added)."""
+    confidence: float
+    """``exp`` of the mean token log-probability (0..1; 0 when nothing was recognized)."""
+    language: str
+    audio_end: float
+    """Session time at which the decoded audio ended."""
+    seconds: float
+    """Wall time the decode took."""
+
+    @property
+    def text(self) -> str:
+        """The words joined by spaces."""
+        return " ".join(w.text for w in self.words)
+
+
+def check_audio(audio: np.ndarray) -> np.ndarray:
+    """Validate mono 16 kHz audio for Whisper and return it as float32 in [-1, 1].
+
+    Raises :class:`~cascade.audio.AudioFormatError` saying what is wrong and what to pass instead.
+    """
+    if not isinstance(audio, np.ndarray):
+        raise AudioFormatError(f"audio must be a numpy array, got {type(audio).__name__}")
+    if audio.ndim != 1:
+        raise AudioFormatError(
+            f"audio must be mono, shape (samples,), got shape {audio.shape}; average the channels first"
+        )
+    if audio.size == 0:
+        raise AudioFormatError("audio is empty: pass at least some 16 kHz samples")
+    if audio.dtype == np.int16:
+        return audio.astype(np.float32) / 32768.0
+    if audio.dtype not in (np.float32, np.float64):
+        raise AudioFormatError(f"audio must be int16 or float32 samples, got dtype {audio.dtype}")
+    data = audio.astype(np.float32, copy=False)
+    if not np.isfinite(data).all():
+        raise AudioFormatError("audio contains NaN or infinite samples")
+    peak = float(np.abs(data).max())
+    if peak > 2.0:
+        raise AudioFormatError(
+            f"float audio must lie in [-1, 1] but peaks at {peak:.0f}; int16 values stored as floats? "
+            "divide by 32768"
+        )
+    return data
+
+
+class WhisperEngine:
+    """A faster-whisper model (shared per process) and the decode call the streaming stage uses.
+
+    ``transcribe`` blocks; ``decode`` runs it in a worker thread, at most ``max_concurrent`` at a
+    time per model across the process, and returns at once when cancelled (the abandoned decode
+    finishes in its thread and keeps its slot until then, so CPU use stays bounded).
+    """
+
+    def __init__(self, options: WhisperOptions | None = None) -> None:
+        self.options = options or WhisperOptions()
+        self._loaded: LoadedModel | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._running = 0
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> LoadedModel:
+        """The loaded model (loads it on first use, blocking)."""
+        if self._loaded is None:
+            loaded = load_model(self.options)
+            language = self.options.language
+            if not loaded.multilingual and language not in (None, "en"):
+                raise WhisperModelError(
+                    f"model '{self.options.model}' is English-only but language={language!r} was asked "
+                    "for; use a multilingual model such as 'base' or set language='en'"
+                )
+            self._loaded = loaded
+        return self._loaded
+
+    @property
+    def running(self) -> int:
+        """Decodes of this engine whose threads are running now (abandoned ones included)."""
+        return self._running
+
+    async def load(self) -> None:
+        """Load the model off the event loop."""
+        await run_sync_cancellable(lambda: self.loaded)
+
+    def transcribe(self, audio: np.ndarray, *, offset: float = 0.0, prompt: str | None = None) -> Hypothesis:
+        """Decode ``audio`` (mono 16 kHz, int16 or float32); word times get ``offset`` added.
+
+        ``prompt`` is text that precedes the audio (joined after ``initial_prompt``).
+        """
+        samples = check_audio(audio)
+        loaded = self.loaded
+        opts = self.options
+        full_prompt = " ".join(p for p in (opts.initial_prompt, prompt) if p) or None
+        with loaded.gate:
+            with self._lock:
+                self._running += 1
+            started = time.perf_counter()
+            try:
+                segments, info = loaded.model.transcribe(
+                    samples,
+                    language=opts.language if loaded.multilingual else None,
+                    beam_size=opts.beam_size,
+                    initial_prompt=full_prompt,
+                    hotwords=opts.hotwords,
+                    word_timestamps=True,
+                    condition_on_previous_text=False,
+                    temperature=0.0,
+                    vad_filter=False,
+                )
+                segments = list(segments)
+            finally:
+                with self._lock:
+                    self._running -= 1
+        words: list[Word] = []
+        logprob, tokens = 0.0, 0
+        for segment in segments:
+            logprob += segment.avg_logprob * len(segment.tokens)
+            tokens += len(segment.tokens)
+            for w in segment.words or ():
+                text = w.word.strip()
+                if text:
+                    words.append(
+                        Word(
+                            text=text,
+                            start=round(offset + w.start, 3),
+                            end=round(offset + w.end, 3),
+                            probability=round(float(w.probability), 4),
+                        )
+                    )
+        return Hypothesis(
+            words=tuple(words),
+            confidence=math.exp(logprob / tokens) if tokens else 0.0,
+            language=info.language,
+            audio_end=offset + len(samples) / SAMPLE_RATE,
+            seconds=time.perf_counter() - started,
+        )
+
+    async def decode(
+        self, audio: np.ndarray, *, offset: float = 0.0, prompt: str | None = None
+    ) -> Hypothesis:
+        """:meth:`transcribe` in a worker thread; cancellable at any time."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.options.max_concurrent)
+        return await run_sync_cancellable(
+            lambda: self.transcribe(audio, offset=offset, prompt=prompt), limiter=self._limiter
+        )
+
+    def transcribe_file(self, path: str | Path) -> Hypothesis:
+        """Decode a whole audio file (any format and rate :func:`~cascade.audio.load_audio` reads)."""
+        return self.transcribe(load_audio(path, SAMPLE_RATE))

