@@ -9,15 +9,13 @@ import typer
 
 import cascade
 from cascade.llm.cli import app as llm_app
-from cascade.agent.talk import talk
 from cascade.prepare import prepare_all
 from cascade.transports.webrtc_cli import demo as _webrtc_demo
 from cascade.tts.cli import app as tts_app
 
 app = typer.Typer(help="cascade: real-time voice agents.", no_args_is_help=True)
-app.command("talk")(talk)
-app.add_typer(tts_app, name="tts")
 app.add_typer(llm_app, name="llm")
+app.add_typer(tts_app, name="tts")
 app.command("demo")(_webrtc_demo)
 
 
