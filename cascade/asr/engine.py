@@ -81,7 +81,6 @@ class WhisperEngine:
     def __init__(self, options: WhisperOptions | None = None) -> None:
         self.options = options or WhisperOptions()
         self._loaded: LoadedModel | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
         self._running = 0
         self._lock = threading.Lock()
 
@@ -162,13 +161,20 @@ class WhisperEngine:
         )
 
     async def decode(
-        self, audio: np.ndarray, *, offset: float = 0.0, prompt: str | None = None
+        self,
+        audio: np.ndarray,
+        *,
+        offset: float = 0.0,
+        prompt: str | None = None,
+        limiter: anyio.CapacityLimiter | None = None,
     ) -> Hypothesis:
-        """:meth:`transcribe` in a worker thread; cancellable at any time."""
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.options.max_concurrent)
+        """:meth:`transcribe` in a worker thread (from ``limiter``); cancellable at any time.
+
+        On cancellation this returns at once; the thread finishes its decode in the background
+        holding the model's gate, so later decodes wait for it rather than overload the CPU.
+        """
         return await run_sync_cancellable(
-            lambda: self.transcribe(audio, offset=offset, prompt=prompt), limiter=self._limiter
+            lambda: self.transcribe(audio, offset=offset, prompt=prompt), limiter=limiter
         )
 
     def transcribe_file(self, path: str | Path) -> Hypothesis:

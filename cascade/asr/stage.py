@@ -122,12 +122,14 @@ class WhisperASR(Stage):
         self._last_speech = float("-inf")
         self._changed = anyio.Event()
         self._progress = anyio.Event()
+        self._limiter: anyio.CapacityLimiter | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Load the model (off the event loop; shared per process) and start the decoder."""
         await self.engine.load()
+        self._limiter = anyio.CapacityLimiter(self.options.max_concurrent)
         self._speech_vad = StreamingVAD(SileroModel())
         self.spawn(self._decoder, service=True)
 
@@ -221,7 +223,9 @@ class WhisperASR(Stage):
         if audio.size == 0:
             return None
         try:
-            hypothesis = await self.engine.decode(audio, offset=segment.window_start, prompt=segment.prompt)
+            hypothesis = await self.engine.decode(
+                audio, offset=segment.window_start, prompt=segment.prompt, limiter=self._limiter
+            )
         except Exception as exc:
             self.stats.errors += 1
             log.exception("decode failed")

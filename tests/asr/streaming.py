@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -82,3 +82,10 @@ async def stream(stages: Sequence[Stage], audio: np.ndarray, rate: int, speed: f
     send.close()
     await run_session([PacedSource(audio, rate, speed), *stages, _Collect(received)], ctx, receive)
     return received
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` (state owned by worker threads, which cannot set an anyio.Event)."""
+    with anyio.fail_after(30.0):
+        while not condition():  # noqa: ASYNC110
+            await anyio.sleep(0.005)

@@ -1,0 +1,55 @@
+"""LocalAgreement: what gets committed, and that committed words never change."""
+
+from __future__ import annotations
+
+from cascade.asr.agreement import LocalAgreement, join, normalize
+from cascade.frames import Word
+
+
+def words(text: str, start: float = 0.0, step: float = 0.3) -> list[Word]:
+    return [
+        Word(text=t, start=start + i * step, end=start + (i + 1) * step) for i, t in enumerate(text.split())
+    ]
+
+
+def test_normalize_ignores_case_and_punctuation() -> None:
+    assert normalize("Hello,") == normalize("hello") == "hello"
+    assert normalize("don't") == "don't"
+
+
+def test_commits_the_prefix_two_hypotheses_agree_on() -> None:
+    agreement = LocalAgreement()
+    assert agreement.update(words("the cat")) == []
+    assert join(agreement.update(words("The cat sat on"))) == "The cat"
+    assert join(agreement.pending) == "sat on"
+    assert join(agreement.update(words("the cat sat in the"))) == "sat"
+    assert join(agreement.committed) == "The cat sat"
+
+
+def test_committed_words_are_never_rewritten() -> None:
+    agreement = LocalAgreement()
+    agreement.update(words("a b c"))
+    agreement.update(words("a b c d"))
+    before = list(agreement.committed)
+    # the model changes its mind about committed words: they stay, only the tail is considered
+    agreement.update(words("x y z d e"))
+    assert agreement.committed[: len(before)] == before
+    final = agreement.finalize(words("x y z d e f"))
+    assert final[: len(before)] == before
+    assert join(final).startswith("a b c")
+
+
+def test_overlap_with_committed_words_is_removed_by_text() -> None:
+    agreement = LocalAgreement()
+    agreement.update(words("one two three"))
+    agreement.update(words("one two three four"))
+    # timings jittered so the last committed word looks new by time
+    shifted = [Word(text="three", start=0.8, end=1.0), *words("four five", start=1.0)]
+    assert [w.text for w in agreement.tail(shifted)] == ["four", "five"]
+
+
+def test_force_commit_takes_pending_prefix_until_time() -> None:
+    agreement = LocalAgreement()
+    agreement.update(words("a b c d"))
+    assert join(agreement.force_commit(0.65)) == "a b"
+    assert join(agreement.pending) == "c d"
