@@ -93,4 +93,4 @@ def log_mel(audio: np.ndarray) -> np.ndarray:
     mel = mel_filterbank() @ power.T
     logs = np.log10(np.maximum(mel, _LOG_FLOOR))[:, :-1]
     logs = np.maximum(logs, logs.max() - 8.0)
-    return ((logs + 4.0) / 4.0).astype(np.float32)
+    return np.asarray((logs + 4.0) / 4.0, dtype=np.float32)

@@ -177,6 +177,10 @@ class SmartTurnDetector:
         except Exception as exc:
             raise SmartTurnError(f"could not load Smart Turn model {path}: {exc}") from exc
 
+    def __call__(self, audio: np.ndarray) -> float:
+        """Same as :meth:`probability` (so the detector is a ``TurnModel``)."""
+        return self.probability(audio)
+
     def probability(self, audio: np.ndarray) -> float:
         """P(turn complete) for 16 kHz mono float audio of the turn so far (the last 8 s count)."""
         self.load()

@@ -1,0 +1,153 @@
+"""Transcript cues: does the text so far sound finished, unfinished, or can't we tell?
+
+Cheap rules on the (partial) transcript that complement the audio model:
+
+* a trailing conjunction, article, preposition, filler or bare subject ("... and", "the",
+  "to", "um", "I") means the caller is not done;
+* an unfinished number ("two hundred and", "four point"), a phone number with too few digits,
+  an email address without its domain, or a name being spelled letter by letter ("J O H") means
+  the caller is dictating and will go on after a pause;
+* a question mark, or a dictated item that looks whole, means the turn may end.
+
+Also here: :func:`is_backchannel` ("mm-hmm", "yeah", "right") for barge-in and backchannel logic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+CueState = Literal["complete", "incomplete", "unknown"]
+
+_CONJUNCTIONS = "and but or nor so because cause since although though unless if whether than that which"
+_RELATIVES = "who whom whose where when while until before after as"
+_DETERMINERS = "the a an this these those my your our their his her its some any every each another no"
+_PREPOSITIONS = "to of in on at for with from by about into onto over under between through without like"
+_FILLERS = "um uh er erm ah hmm uhm"
+_SUBJECTS = "i we they he she i'm we're they're it's there's"
+_AUXILIARIES = "is are was were am be been being have has had do does did can could would should will shall"
+_MODALS = "may might must gonna wanna let's"
+TRAILING_INCOMPLETE = frozenset(
+    " ".join(
+        (_CONJUNCTIONS, _RELATIVES, _DETERMINERS, _PREPOSITIONS, _FILLERS, _SUBJECTS, _AUXILIARIES, _MODALS)
+    ).split()
+)
+"""Words after which a turn almost never ends."""
+
+_ACKNOWLEDGEMENTS = (
+    "mmhmm mhm mm hmm uhhuh uh huh yeah yep yes yup ok okay right sure alright aha ah oh "
+    "gotcha cool nice great true exactly indeed wow really i_see got_it"
+)
+BACKCHANNELS = frozenset(_ACKNOWLEDGEMENTS.split())
+"""Words that acknowledge without taking the turn (multi-word ones joined by ``_``)."""
+
+_NUMBER_WORDS = {
+    "zero": 1, "oh": 1, "o": 1, "one": 1, "two": 1, "three": 1, "four": 1, "five": 1, "six": 1,
+    "seven": 1, "eight": 1, "nine": 1, "double": 0, "triple": 0,
+}  # fmt: skip
+_NUMBER_CONTINUERS = frozenset(["point", "and", "dash", "hyphen", "plus", "minus"])
+_MAGNITUDES = frozenset(["hundred", "thousand", "million", "billion"])
+_TENS = frozenset(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
+_PHONE_CONTEXT = re.compile(r"\b(phone|number|cell|mobile|call me|reach me|text me|extension|digits)\b")
+_EMAIL_CONTEXT = re.compile(r"\b(e-?mail|address)\b|@")
+_EMAIL_DOMAIN = re.compile(r"(@|\bat\b)\s*\S+\s*(\.|\bdot\b)\s*(com|org|net|edu|gov|io|co|uk|de|fr|info)\b")
+_SPELL_CONTEXT = re.compile(r"\b(spell|spelled|spelt|spelling|letters?)\b")
+_TOKEN = re.compile(r"[a-z0-9@.'\-]+")
+
+
+class TranscriptCue(BaseModel):
+    """The verdict of the transcript cues on a (partial) turn."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: CueState
+    reason: str = ""
+    """Which rule decided: trailing_word, unfinished_number, phone_number, email, spelling,
+    question, dictation_complete (empty when unknown)."""
+
+
+def words(text: str) -> list[str]:
+    """Lower-case tokens, punctuation stripped (keeps ``@``, digits, inner apostrophes/dots)."""
+    tokens = _TOKEN.findall(text.lower().replace("-", " - ").replace(",", " "))
+    out = []
+    for tok in tokens:
+        tok = tok.strip(".'")
+        if tok and tok != "-":
+            out.append(tok)
+    return out
+
+
+def _digit_count(tokens: list[str]) -> int:
+    count = 0
+    for tok in tokens:
+        if tok.isdigit():
+            count += len(tok)
+        else:
+            count += _NUMBER_WORDS.get(tok, 0)
+    return count
+
+
+def _numeric(tok: str) -> bool:
+    return tok.isdigit() or tok in _NUMBER_WORDS or tok in _TENS or tok in _MAGNITUDES
+
+
+def _trailing_run(tokens: list[str], pred: Callable[[str], bool]) -> int:
+    n = 0
+    for tok in reversed(tokens):
+        if not pred(tok):
+            break
+        n += 1
+    return n
+
+
+def transcript_cues(text: str) -> TranscriptCue:
+    """Judge whether ``text`` (the caller's turn so far) sounds finished."""
+    raw = text.strip()
+    lowered = raw.lower()
+    tokens = words(raw)
+    if not tokens:
+        return TranscriptCue(state="unknown")
+    last = tokens[-1]
+
+    # spelling: "J O H", "j-o-h", "J. O. H." -- two or more single letters in a row at the end
+    letters = _trailing_run(tokens, lambda t: len(t) == 1 and t.isalpha())
+    if letters >= 2 or (letters == 1 and _SPELL_CONTEXT.search(lowered)):
+        return TranscriptCue(state="incomplete", reason="spelling")
+
+    if _EMAIL_CONTEXT.search(lowered) and (last in ("at", "dot") or raw.endswith("@")):
+        return TranscriptCue(state="incomplete", reason="email")
+    if ("@" in lowered or _EMAIL_CONTEXT.search(lowered)) and re.search(r"(@|\bat\b)", lowered):
+        if _EMAIL_DOMAIN.search(lowered):
+            return TranscriptCue(state="complete", reason="dictation_complete")
+        after_at = re.split(r"@|\bat\b", lowered)[-1]
+        if _EMAIL_CONTEXT.search(lowered) and len(after_at.split()) <= 3:
+            return TranscriptCue(state="incomplete", reason="email")
+
+    numeric_tail = _trailing_run(tokens, _numeric)
+    if last in _NUMBER_CONTINUERS and len(tokens) >= 2 and _numeric(tokens[-2]):
+        return TranscriptCue(state="incomplete", reason="unfinished_number")
+    if numeric_tail and _PHONE_CONTEXT.search(lowered):
+        digits = _digit_count(tokens[len(tokens) - numeric_tail :])
+        if digits < 10:
+            return TranscriptCue(state="incomplete", reason="phone_number")
+        return TranscriptCue(state="complete", reason="dictation_complete")
+
+    if last in TRAILING_INCOMPLETE and not raw.endswith(("?", "!")):
+        return TranscriptCue(state="incomplete", reason="trailing_word")
+    if raw.endswith("?"):
+        return TranscriptCue(state="complete", reason="question")
+    return TranscriptCue(state="unknown")
+
+
+def is_backchannel(text: str) -> bool:
+    """True when ``text`` only acknowledges ("mm-hmm", "yeah right", "okay I see")."""
+    tokens = [t for t in words(text.replace("-", "")) if t]
+    joined = " ".join(tokens)
+    if not tokens or len(tokens) > 4:
+        return False
+    for phrase in ("i see", "got it"):
+        joined = joined.replace(phrase, phrase.replace(" ", "_"))
+    return all(tok in BACKCHANNELS for tok in joined.split())

@@ -1,0 +1,132 @@
+"""Echo of the bot's own voice in the caller's audio, told apart by what the bot is playing.
+
+Two independent tests, both cheap:
+
+* audio: the caller's energy envelope follows the played envelope, delayed by the echo path
+  (correlation of dB envelopes over a short window, searching the delay). A filtered, quieter
+  copy still correlates; a caller talking over the bot does not.
+* text: the words recognized during playback are (almost) all words the bot is saying.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from cascade.turn.cues import words
+
+ENVELOPE_HOP = 0.02
+"""Envelope resolution in seconds."""
+FLOOR_DB = -80.0
+"""Energy floor of envelopes (digital silence)."""
+_MIN_SPREAD_DB = 3.0
+
+EchoVerdict = Literal["echo", "caller", "unsure"]
+
+
+def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Energy in dB per ``ENVELOPE_HOP`` of float samples (a trailing partial hop is dropped)."""
+    hop = max(1, round(ENVELOPE_HOP * sample_rate))
+    count = len(samples) // hop
+    if count == 0:
+        return np.zeros(0, np.float32)
+    frames = np.asarray(samples[: count * hop], dtype=np.float64).reshape(count, hop)
+    power = np.mean(frames**2, axis=1)
+    return np.asarray(np.maximum(10.0 * np.log10(power + 1e-12), FLOOR_DB), dtype=np.float32)
+
+
+def best_lag(caller: np.ndarray, played: np.ndarray) -> tuple[float, int]:
+    """Best correlation of the ``caller`` envelope with ``played`` delayed by 0 .. N hops.
+
+    ``played`` covers the same span as ``caller`` plus ``N = len(played) - len(caller)`` hops
+    before it. Returns ``(correlation, lag)``; the correlation is 0 when either envelope is too
+    flat to tell (e.g. the bot is silent).
+    """
+    n = len(caller)
+    lags = len(played) - n
+    if n < 5 or lags < 0 or np.ptp(caller) < _MIN_SPREAD_DB:
+        return 0.0, 0
+    c = caller - caller.mean()
+    c_norm = float(np.sqrt(np.sum(c * c)))
+    best, best_at = 0.0, 0
+    for lag in range(lags + 1):
+        seg = played[lags - lag : lags - lag + n]
+        if np.ptp(seg) < _MIN_SPREAD_DB:
+            continue
+        s = seg - seg.mean()
+        denom = c_norm * float(np.sqrt(np.sum(s * s)))
+        if denom > 0 and float(np.sum(c * s)) / denom > best:
+            best, best_at = float(np.sum(c * s)) / denom, lag
+    return best, best_at
+
+
+def echo_correlation(caller: np.ndarray, played: np.ndarray) -> float:
+    """The correlation part of :func:`best_lag`."""
+    return best_lag(caller, played)[0]
+
+
+class EchoGate:
+    """Per-frame echo decision: correlation to learn the echo path, level to catch double talk.
+
+    While the caller's envelope follows the played one (correlation above ``correlation``), the
+    gate learns the echo return loss (caller dB minus played dB) and the delay. Afterwards a frame
+    is echo when its energy is explained by the played audio through that path: a caller talking
+    over the bot adds ``double_talk_db`` or more above the predicted echo.
+    """
+
+    def __init__(self, correlation: float, double_talk_db: float = 6.0, recent: int = 5) -> None:
+        self.correlation = correlation
+        self.double_talk_db = double_talk_db
+        self.recent = recent
+        self.loss_db: float | None = None
+        """Learned echo return loss (negative: the echo is quieter than the playout)."""
+        self.lag = 0
+
+    def classify(self, caller: np.ndarray, played: np.ndarray) -> EchoVerdict:
+        """Is the end of ``caller`` the bot's echo, the caller, or can't we tell?
+
+        Arrays as for :func:`best_lag`: dB envelopes, ``played`` longer by the delays searched.
+        """
+        n = len(caller)
+        lags = len(played) - n
+        if n < self.recent or lags < 0:
+            return "caller"
+        excess = self._excess(caller, played, lags)
+        if excess is not None and excess >= self.double_talk_db:
+            return "caller"
+        corr, lag = best_lag(caller, played)
+        if corr < self.correlation:
+            return "caller" if excess is None else "unsure"
+        if excess is None or excess < self.double_talk_db / 2:
+            seg = played[lags - lag : lags - lag + n]
+            active = seg > FLOOR_DB + 20.0
+            if active.sum() >= 5:
+                loss = float(np.median(caller[active] - seg[active]))
+                self.loss_db = loss if self.loss_db is None else 0.8 * self.loss_db + 0.2 * loss
+                self.lag = lag
+        return "echo"
+
+    def _excess(self, caller: np.ndarray, played: np.ndarray, lags: int) -> float | None:
+        """How far the latest caller frames rise above the echo predicted from the playout."""
+        if self.loss_db is None:
+            return None
+        n = len(caller)
+        end = lags - self.lag + n
+        predicted = np.full(self.recent, FLOOR_DB, np.float32)
+        for i in range(self.recent):
+            lo, hi = max(0, end - self.recent + i - 1), min(len(played), end - self.recent + i + 2)
+            if hi > lo:
+                predicted[i] = played[lo:hi].max()
+        return float(np.mean(caller[-self.recent :] - (predicted + self.loss_db)))
+
+
+def is_echo_text(heard: str, playing: str, *, overlap: float = 0.8) -> bool:
+    """True when the recognized ``heard`` words are mostly words of the bot's ``playing`` text."""
+    got = words(heard)
+    if not got:
+        return False
+    said = set(words(playing))
+    if not said:
+        return False
+    return sum(w in said for w in got) / len(got) >= overlap

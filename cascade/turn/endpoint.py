@@ -1,0 +1,52 @@
+"""The end-of-turn rule: how much silence to wait, given the audio model and the transcript.
+
+``decide`` combines the Smart Turn probability (``None`` when no audio model runs) with the
+transcript cues into a delay after the caller's speech end:
+
+* complete by audio and no unfinished-transcript cue: ``min_delay`` (answer fast);
+* dictation in progress (phone number, email, spelling) or a trailing "and/the" that the audio
+  model is not sure about: ``max_delay`` (wait through the pause);
+* audio says incomplete, transcript says nothing: between ``uncertain_delay`` and ``max_delay``,
+  longer the surer the model is that the caller is not done;
+* audio says incomplete but the transcript ends with a question: halfway to ``uncertain_delay``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from cascade.turn.cues import TranscriptCue
+from cascade.turn.options import EndpointingOptions
+
+_DICTATION = frozenset({"phone_number", "email", "spelling", "unfinished_number"})
+
+
+class EndpointDecision(BaseModel):
+    """How long to wait after speech end, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    delay: float
+    reason: str
+    likely_complete: bool
+    """True when the turn is probably over (a preemptive reply is worth starting)."""
+
+
+def decide(probability: float | None, cue: TranscriptCue, opts: EndpointingOptions) -> EndpointDecision:
+    """The silence to wait after the caller's speech end before taking the turn."""
+    p = probability
+    incomplete_cue = opts.use_transcript_cues and cue.state == "incomplete"
+    if incomplete_cue and (cue.reason in _DICTATION or p is None or p < opts.confident_threshold):
+        return EndpointDecision(delay=opts.max_delay, reason=f"cue:{cue.reason}", likely_complete=False)
+    if p is None:
+        if opts.use_transcript_cues and cue.state == "complete":
+            return EndpointDecision(delay=opts.min_delay, reason=f"cue:{cue.reason}", likely_complete=True)
+        return EndpointDecision(delay=opts.uncertain_delay, reason="silence", likely_complete=False)
+    if p >= opts.complete_threshold:
+        return EndpointDecision(delay=opts.min_delay, reason="audio:complete", likely_complete=True)
+    if opts.use_transcript_cues and cue.state == "complete":
+        delay = (opts.min_delay + opts.uncertain_delay) / 2
+        return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=False)
+    doubt = 1.0 - p / max(opts.complete_threshold, 1e-6)
+    delay = opts.uncertain_delay + (opts.max_delay - opts.uncertain_delay) * doubt
+    return EndpointDecision(delay=delay, reason="audio:incomplete", likely_complete=False)

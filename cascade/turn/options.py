@@ -1,0 +1,111 @@
+"""Typed, documented turn-taking options (tune behaviour without subclassing).
+
+All times are seconds. Defaults suit a phone or browser call with the Silero VAD reporting speech
+ends after about 0.2 s of silence.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndpointingOptions(_Options):
+    """When the caller's turn ends, counted from the end of their speech (the VAD's speech end)."""
+
+    min_delay: float = Field(default=0.15, ge=0.0)
+    """Silence needed when audio model and transcript both say the turn is complete."""
+    max_delay: float = Field(default=2.5, gt=0.0)
+    """Upper bound: the turn ends after this much silence whatever the models say."""
+    uncertain_delay: float = Field(default=1.2, ge=0.0)
+    """Silence needed when the audio model says incomplete but the transcript has no cue."""
+    complete_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Smart Turn probability at or above which the audio says "complete"."""
+    confident_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    """Probability so high that an unfinished-looking transcript is overruled (ASR lags speech)."""
+    use_transcript_cues: bool = True
+    """Let trailing "and/the", unfinished numbers, emails and spelling hold the turn open."""
+    final_transcript_timeout: float = Field(default=1.0, ge=0.0)
+    """How long after deciding to wait for the ASR's final text before using the partial."""
+    pre_speech: float = Field(default=0.5, ge=0.0)
+    """Audio kept before the turn's first speech for the audio model."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EndpointingOptions:
+        if not self.min_delay <= self.uncertain_delay <= self.max_delay:
+            raise ValueError(
+                f"endpointing delays must satisfy min_delay ({self.min_delay}) <= uncertain_delay "
+                f"({self.uncertain_delay}) <= max_delay ({self.max_delay})"
+            )
+        return self
+
+
+class InterruptionOptions(_Options):
+    """Barge-in: when caller speech over the bot stops the bot."""
+
+    enabled: bool = True
+    """False: the bot always finishes what it says."""
+    min_duration: float = Field(default=0.3, ge=0.0)
+    """Speech over the bot needed to interrupt without words (coughs and clicks are shorter)."""
+    min_words: int = Field(default=1, ge=1)
+    """Recognized words (not backchannels, not the bot's own echo) that interrupt at once."""
+    backchannel_max_duration: float = Field(default=1.2, ge=0.0)
+    """Speech recognized as a backchannel ("mm-hmm", "yeah") interrupts only beyond this."""
+    resume_false_interruption: bool = True
+    """After an interruption by a sound without words, say the unheard rest of the reply."""
+    false_interruption_timeout: float = Field(default=1.0, ge=0.0)
+    """Silence after the interrupting sound with no words recognized before the bot resumes."""
+
+
+class EchoOptions(_Options):
+    """The bot's own voice leaking back on lines without echo cancellation."""
+
+    enabled: bool = True
+    """Ignore caller audio that follows the bot's playout and transcripts that repeat its words."""
+    correlation: float = Field(default=0.75, ge=0.0, le=1.0)
+    """Envelope correlation with the playout above which caller audio counts as echo."""
+    max_delay: float = Field(default=0.5, ge=0.0)
+    """Largest echo path delay searched (playout to caller input)."""
+    window: float = Field(default=0.6, gt=0.0)
+    """Length of the compared envelopes."""
+    double_talk_db: float = Field(default=6.0, gt=0.0)
+    """Caller energy this far above the predicted echo means the caller is talking over the bot."""
+
+
+class BackchannelOptions(_Options):
+    """Short acknowledgements said by the agent at pauses in a long caller turn."""
+
+    enabled: bool = False
+    """Off by default: many applications prefer a silent listener."""
+    phrases: tuple[str, ...] = ("Mm-hmm.", "Okay.", "I see.", "Right.")
+    """Said in rotation."""
+    min_turn_duration: float = Field(default=4.0, ge=0.0)
+    """The caller must have been talking this long in the current turn."""
+    min_pause: float = Field(default=0.5, ge=0.0)
+    """Silence of a mid-turn pause before acknowledging (never over the caller's speech)."""
+    min_interval: float = Field(default=8.0, ge=0.0)
+    """At most one acknowledgement per this many seconds (the rate)."""
+
+
+class PreemptiveOptions(_Options):
+    """Start the reply before the final transcript when the turn is very likely over."""
+
+    enabled: bool = True
+    """Emit ``EndOfTurn(preemptive=True)`` on the stable partial text."""
+    min_probability: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Smart Turn probability needed (and no unfinished-transcript cue)."""
+
+
+class TurnOptions(_Options):
+    """Everything the :class:`~cascade.turn.taker.TurnTaker` can be tuned with."""
+
+    endpointing: EndpointingOptions = EndpointingOptions()
+    interruption: InterruptionOptions = InterruptionOptions()
+    echo: EchoOptions = EchoOptions()
+    backchannel: BackchannelOptions = BackchannelOptions()
+    preemptive: PreemptiveOptions = PreemptiveOptions()
+    buffer_seconds: float = Field(default=10.0, ge=8.5)
+    """Caller audio kept for the audio model (it reads the last 8 s of a turn)."""

@@ -1,0 +1,629 @@
+"""TurnTaker: decides when the caller's turn ends and when the caller takes the floor from the bot.
+
+Placed after the VAD and the ASR::
+
+    turn = TurnTaker(TurnOptions(...))
+    Pipeline([SileroVAD(), WhisperASR(), turn, ChatLLM(...), HibariTTS(), turn.playback_monitor()])
+
+It reads caller audio (a rolling buffer for the Smart Turn model), VAD events and transcripts, and
+follows the bot's playback (``BotSpeechStarted``/``BotSpeechEnded``). Everything it reads is
+forwarded. It emits
+
+* ``EndOfTurn(text=<the turn's transcript>)`` when the caller is done: after a short silence when
+  audio model and transcript agree the turn is complete, after a long one while the caller is
+  mid-sentence or dictating, never later than ``max_delay`` (see :mod:`cascade.turn.endpoint`);
+* ``EndOfTurn(preemptive=True)`` on the stable partial text as soon as the end is likely; if the
+  caller goes on, or the final text differs, the speculative reply is discarded with an
+  interrupt and counted as wasted; if it matches, it is kept (no second EndOfTurn);
+* an interrupt (``barge-in``) when the caller talks over the bot -- real words, or speech longer
+  than ``min_duration`` that is neither a backchannel ("mm-hmm") nor the bot's own echo;
+* ``TextToSpeak`` with the unheard rest of the interrupted reply after a false interruption (a
+  sound with no words), and short acknowledgements at pauses in long turns (backchannels).
+
+The optional :class:`~cascade.turn.playback.BotPlaybackMonitor` (after the TTS) tells it what
+the bot is saying: needed to resume after false interruptions and to recognize echo.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import anyio
+import numpy as np
+from anyio.abc import TaskGroup
+
+from cascade.audio import resample
+from cascade.frames import (
+    BotSpeechEnded,
+    BotSpeechStarted,
+    EndOfTurn,
+    FinalTranscript,
+    Frame,
+    PartialTranscript,
+    SpeechStarted,
+    SpeechStopped,
+    TextToSpeak,
+    UserAudioFrame,
+)
+from cascade.stage import Stage, run_sync_cancellable
+from cascade.turn.cues import is_backchannel, transcript_cues, words
+from cascade.turn.echo import ENVELOPE_HOP, EchoGate, EchoVerdict, envelope_db, is_echo_text
+from cascade.turn.endpoint import EndpointDecision, decide
+from cascade.turn.features import SAMPLE_RATE
+from cascade.turn.options import TurnOptions
+from cascade.turn.playback import BotPlaybackMonitor, PlaybackLog
+
+log = logging.getLogger("cascade.turn")
+
+TurnModel = Callable[[np.ndarray], float]
+"""An audio end-of-turn model: 16 kHz float audio of the turn so far -> P(turn complete)."""
+
+BACKCHANNEL_PREFIX = "backchannel-"
+_SILENCE_DB = -55.0
+_PAUSE_BELOW_PEAK_DB = 25.0
+RESUME_SUFFIX = "-resume"
+
+
+@dataclass
+class _Overlap:
+    """Caller speech while the bot speaks (or while its reply is on the way)."""
+
+    start: float
+    response_id: str
+    speech: float = 0.0
+    """Non-echo speech accumulated, seconds."""
+    peak_db: float = -120.0
+    """Loudest caller frame so far (frames far below it are pauses, not speech)."""
+    text: str = ""
+    final_text: str = ""
+    closed_at: float | None = None
+    interrupted: bool = False
+
+
+@dataclass
+class _Pending:
+    """A caller turn that went silent: waiting for its end (or for the final transcript)."""
+
+    speech_end: float
+    probability: float | None
+    decision: EndpointDecision
+    deadline: float
+    decided_at: float | None = None
+    preemptive_text: str | None = None
+    barge_in: bool = False
+    """The turn started by interrupting the bot (a false interruption if no words come)."""
+
+
+def _normalize(text: str) -> str:
+    return " ".join(words(text))
+
+
+class TurnTaker(Stage):
+    """End-of-turn detection, barge-in, false-interruption resume, backchannels, preemptive replies.
+
+    ``model`` is the audio end-of-turn model: ``"smart-turn"`` (default, the prepared Smart Turn
+    v3.2), any callable ``(audio_16k_float) -> probability``, or ``None`` for VAD + transcript
+    only. ``offload`` runs the model in a worker thread (keep it off in virtual-time tests).
+    """
+
+    inputs = (UserAudioFrame, SpeechStarted, SpeechStopped, PartialTranscript, FinalTranscript)
+    requires = (SpeechStarted, SpeechStopped)
+    outputs = (EndOfTurn, TextToSpeak)
+    events = (BotSpeechStarted, BotSpeechEnded)
+
+    def __init__(
+        self,
+        options: TurnOptions | None = None,
+        *,
+        model: TurnModel | Literal["smart-turn"] | None = "smart-turn",
+        offload: bool = True,
+        playback: PlaybackLog | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name or "TurnTaker")
+        self.options = options or TurnOptions()
+        if model == "smart-turn":
+            from cascade.turn.smart_turn import SmartTurnDetector
+
+            self.model: TurnModel | None = SmartTurnDetector()
+        else:
+            self.model = model
+        self.offload = offload
+        self.playback = playback or PlaybackLog()
+        self._limiter = anyio.CapacityLimiter(1)
+        self._reset_session_state()
+
+    def playback_monitor(self) -> BotPlaybackMonitor:
+        """The pass-through stage to put after the TTS so this turn-taker knows what is played."""
+        return BotPlaybackMonitor(self.playback)
+
+    def _reset_session_state(self) -> None:
+        self._audio: deque[UserAudioFrame] = deque()
+        self._audio_seconds = 0.0
+        self._speaking = False
+        self._segment_start: float | None = None
+        self._turn_start: float | None = None
+        self._finals: list[str] = []
+        self._partial = ""
+        self._final_since_stop = False
+        self._segment_heard = False
+        """Some transcript of the latest speech segment arrived (the text is worth speculating on)."""
+        self._pending: _Pending | None = None
+        self._overlap: _Overlap | None = None
+        self._bot_response: str | None = None
+        self._reply_in_flight = False
+        self._last_heard: dict[str, str] = {}
+        self._resume_for: str | None = None
+        self._backchannel_at: float | None = None
+        self._last_backchannel = -1e9
+        self._backchannels = itertools.count()
+        self._wake = anyio.Event()
+        echo = self.options.echo
+        self._echo_gate = EchoGate(echo.correlation, echo.double_talk_db)
+        self.stats: dict[str, int] = {
+            "end_of_turn": 0,
+            "barge_in": 0,
+            "false_interruption": 0,
+            "resumed": 0,
+            "ignored_overlap": 0,
+            "echo_frames": 0,
+            "preemptive": 0,
+            "preemptive_wasted": 0,
+            "backchannel": 0,
+        }
+        """Counters for tests, logs and benchmarks."""
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the audio model and start the timer."""
+        self._reset_session_state()
+        load = getattr(self.model, "load", None)
+        if callable(load):
+            if self.offload:
+                await run_sync_cancellable(load, limiter=self._limiter)
+            else:
+                load()
+        self.spawn(self._timer, service=True)
+
+    async def finish(self) -> None:
+        """End of stream: a turn that went silent ends now."""
+        pending = self._pending
+        if pending is not None and pending.decided_at is None and not self._speaking:
+            await self._end_turn(pending, reason="end_of_stream")
+        elif pending is not None and pending.decided_at is not None and pending.preemptive_text is None:
+            await self._emit_end_of_turn(pending, self._turn_text(), preemptive=False)
+
+    # --- frames ----------------------------------------------------------------------------
+
+    async def process(self, frame: Frame) -> None:
+        """Forward the frame and update the turn state."""
+        await self.emit(frame)
+        if isinstance(frame, UserAudioFrame):
+            self._keep_audio(frame)
+            if self._overlap is not None and self._speaking:
+                self._check_overlap_audio(frame)
+        elif isinstance(frame, SpeechStarted):
+            await self._on_speech_started(frame)
+        elif isinstance(frame, SpeechStopped):
+            await self._on_speech_stopped(frame)
+        elif isinstance(frame, PartialTranscript | FinalTranscript):
+            await self._on_transcript(frame)
+        self._wake.set()
+
+    async def on_event(self, frame: Frame) -> None:
+        """Follow the bot's playback."""
+        if isinstance(frame, BotSpeechStarted):
+            self._bot_response = frame.response_id
+            if not frame.response_id.startswith(BACKCHANNEL_PREFIX):
+                self._reply_in_flight = False
+        elif isinstance(frame, BotSpeechEnded):
+            self._last_heard[frame.response_id] = frame.heard_text
+            if self._bot_response == frame.response_id:
+                self._bot_response = None
+        self._wake.set()
+
+    # --- caller audio ----------------------------------------------------------------------
+
+    def _keep_audio(self, frame: UserAudioFrame) -> None:
+        self._audio.append(frame)
+        self._audio_seconds += frame.duration
+        while self._audio and self._audio_seconds - self._audio[0].duration > self.options.buffer_seconds:
+            self._audio_seconds -= self._audio.popleft().duration
+
+    def _audio_between(self, t0: float, t1: float) -> tuple[np.ndarray, int]:
+        """Caller audio (float, mono) between session times, at its own rate."""
+        if not self._audio:
+            return np.zeros(0, np.float32), SAMPLE_RATE
+        rate = self._audio[-1].sample_rate
+        parts = [f.floats() for f in self._audio if f.end > t0 and f.pts < t1]
+        if not parts:
+            return np.zeros(0, np.float32), rate
+        first = next(f for f in self._audio if f.end > t0 and f.pts < t1)
+        audio = np.concatenate(parts)
+        skip = max(0, round((t0 - first.pts) * rate))
+        return audio[skip : skip + max(0, round((t1 - max(t0, first.pts)) * rate))], rate
+
+    async def _turn_probability(self, until: float) -> float | None:
+        if self.model is None or self._turn_start is None:
+            return None
+        start = max(self._turn_start - self.options.endpointing.pre_speech, until - 8.0)
+        audio, rate = self._audio_between(start, until)
+        if len(audio) < rate // 10:
+            return None
+        audio = resample(audio, rate, SAMPLE_RATE)
+        if self.offload:
+            return await run_sync_cancellable(self.model, audio, limiter=self._limiter)
+        return self.model(audio)
+
+    # --- VAD events ------------------------------------------------------------------------
+
+    def _bot_busy(self) -> bool:
+        return self._bot_response is not None
+
+    async def _on_speech_started(self, frame: SpeechStarted) -> None:
+        self._speaking = True
+        self._segment_start = frame.pts
+        self._segment_heard = False
+        self._partial = ""
+        self._backchannel_at = None
+        if self._turn_start is None:
+            self._turn_start = frame.pts
+        pending = self._pending
+        if pending is not None:
+            # the caller goes on: the pause was inside the turn
+            self._pending = None
+            if pending.preemptive_text is not None:
+                self._discard_preemptive("caller-continued")
+                return
+        bot = self._bot_response
+        if bot is not None and bot.startswith(BACKCHANNEL_PREFIX):
+            self.interrupt("backchannel-yield")  # never talk over the caller
+        elif bot is not None and self.options.interruption.enabled and self._overlap_idle():
+            self._overlap = overlap = _Overlap(start=frame.pts, response_id=bot)
+            now = self.clock.now()
+            if self._echo_verdict(now) == "caller":
+                overlap.speech = max(0.0, now - frame.pts)  # the VAD reports speech late
+
+    def _overlap_idle(self) -> bool:
+        return self._overlap is None or self._overlap.closed_at is not None
+
+    async def _on_speech_stopped(self, frame: SpeechStopped) -> None:
+        self._speaking = False
+        self._final_since_stop = False
+        overlap = self._overlap
+        if overlap is not None and not overlap.interrupted:
+            overlap.closed_at = frame.pts  # a cough, a backchannel or echo -- unless words follow
+            return
+        barge_in = overlap is not None and overlap.interrupted
+        if barge_in:
+            self._overlap = None
+        probability = await self._turn_probability(self.clock.now())
+        cue = transcript_cues(self._turn_text())
+        decision = decide(probability, cue, self.options.endpointing)
+        pending = _Pending(
+            speech_end=frame.pts,
+            probability=probability,
+            decision=decision,
+            deadline=frame.pts + decision.delay,
+            barge_in=barge_in,
+        )
+        if barge_in and not self._has_words():
+            pending.deadline = frame.pts + self.options.interruption.false_interruption_timeout
+        self._pending = pending
+        self._schedule_backchannel(frame.pts, decision)
+        log.debug("speech end %.2f: p=%s cue=%s -> %s", frame.pts, probability, cue.reason, decision)
+
+    # --- transcripts -----------------------------------------------------------------------
+
+    def _turn_text(self) -> str:
+        return " ".join(t for t in [*self._finals, self._partial] if t.strip()).strip()
+
+    def _has_words(self) -> bool:
+        text = self._turn_text()
+        return bool(words(text)) and not (self._resume_for is not None and is_backchannel(text))
+
+    async def _on_transcript(self, frame: PartialTranscript | FinalTranscript) -> None:
+        final = isinstance(frame, FinalTranscript)
+        overlap = self._overlap
+        if overlap is not None and not overlap.interrupted:
+            if final:
+                overlap.final_text = (overlap.final_text + " " + frame.text).strip()
+                overlap.text = ""
+            else:
+                overlap.text = frame.text
+            said = (overlap.final_text + " " + overlap.text).strip()
+            if self._real_words(said, overlap.response_id) >= self.options.interruption.min_words:
+                self._barge_in(overlap, "words")
+                if overlap.closed_at is not None:
+                    await self._on_speech_stopped(SpeechStopped(pts=overlap.closed_at))
+                    self._final_since_stop = final
+            return
+        self._segment_heard = True
+        if final:
+            self._finals.append(frame.text)
+            self._partial = ""
+            self._final_since_stop = not self._speaking
+        else:
+            self._partial = frame.text
+        if self._reply_in_flight and self._speaking and self._real_words(frame.text, None):
+            # the caller speaks again before the reply to their last turn plays: it is stale
+            self._reply_in_flight = False
+            self.interrupt("barge-in")
+        pending = self._pending
+        if pending is None or (pending.barge_in and not self._has_words()):
+            return
+        if pending.decided_at is None:
+            self._redecide(pending)
+        elif final and self._final_since_stop:
+            await self._final_after_decision(pending)
+
+    def _redecide(self, pending: _Pending) -> None:
+        """New transcript while waiting: the cues may shorten or lengthen the wait."""
+        cue = transcript_cues(self._turn_text())
+        pending.decision = decide(pending.probability, cue, self.options.endpointing)
+        pending.deadline = pending.speech_end + pending.decision.delay
+        self._wake.set()
+
+    def _real_words(self, text: str, response_id: str | None) -> int:
+        """Words that can interrupt: not a backchannel, not the bot's own words echoed back."""
+        if not text.strip() or is_backchannel(text):
+            return 0
+        playing = self.playback.text(response_id) if response_id else ""
+        if self.options.echo.enabled and is_echo_text(text, playing):
+            return 0
+        return len(words(text))
+
+    # --- barge-in --------------------------------------------------------------------------
+
+    def _check_overlap_audio(self, frame: UserAudioFrame) -> None:
+        overlap = self._overlap
+        if overlap is None or overlap.interrupted or overlap.closed_at is not None:
+            return
+        verdict = self._echo_verdict(frame.end)
+        if verdict != "caller":
+            self.stats["echo_frames"] += 1
+            if verdict == "echo":  # echo tails and blips must not add up to an interruption
+                overlap.speech = max(0.0, overlap.speech - frame.duration / 2)
+            return
+        level = float(envelope_db(frame.floats(), frame.sample_rate).max(initial=-120.0))
+        overlap.peak_db = max(overlap.peak_db, level)
+        if level < max(_SILENCE_DB, overlap.peak_db - _PAUSE_BELOW_PEAK_DB):
+            return  # a pause (or the silence the VAD waits for before reporting the stop)
+        overlap.speech += frame.duration
+        opts = self.options.interruption
+        said = (overlap.final_text + " " + overlap.text).strip()
+        limit = opts.backchannel_max_duration if said and is_backchannel(said) else opts.min_duration
+        if overlap.speech >= limit:
+            self._barge_in(overlap, "duration")
+
+    def _echo_verdict(self, now: float) -> EchoVerdict:
+        opts = self.options.echo
+        if not opts.enabled or not self.playback.attached:
+            return "caller"
+        caller, rate = self._audio_between(now - opts.window, now)
+        caller_env = envelope_db(caller, rate)
+        played = self.playback.envelope(now - len(caller_env) * ENVELOPE_HOP - opts.max_delay, now)
+        return self._echo_gate.classify(caller_env, played)
+
+    def _barge_in(self, overlap: _Overlap, why: str) -> None:
+        overlap.interrupted = True
+        self._turn_start = overlap.start
+        self._finals = [overlap.final_text] if overlap.final_text else []
+        self._partial = overlap.text
+        self.stats["barge_in"] += 1
+        self._resume_for = overlap.response_id
+        log.debug("barge-in (%s) at %.2f", why, self.clock.now())
+        self.interrupt("barge-in")
+        self._reply_in_flight = False
+
+    def _discard_preemptive(self, why: str) -> None:
+        self.stats["preemptive_wasted"] += 1
+        self.ctx.metrics.count_wasted_generation()
+        self._reply_in_flight = False
+        self.interrupt(f"preemptive-discarded:{why}")
+
+    # --- timers ----------------------------------------------------------------------------
+
+    def _next_deadline(self) -> float | None:
+        times = []
+        if self._pending is not None and not self._speaking:
+            p = self._pending
+            if p.decided_at is None:
+                times.append(p.deadline)
+            else:
+                times.append(p.decided_at + self.options.endpointing.final_transcript_timeout)
+        if self._backchannel_at is not None:
+            times.append(self._backchannel_at)
+        if self._overlap is not None and self._overlap.closed_at is not None:
+            times.append(self._overlap.closed_at + self.options.endpointing.final_transcript_timeout)
+        return min(times) if times else None
+
+    async def _timer(self) -> None:
+        while True:
+            self._wake = anyio.Event()
+            deadline = self._next_deadline()
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            if self.clock.now() < deadline:
+                async with anyio.create_task_group() as tg:
+
+                    async def sleeper(tg: TaskGroup = tg, until: float = deadline) -> None:
+                        await self.clock.sleep_until(until)
+                        tg.cancel_scope.cancel()
+
+                    async def waker(tg: TaskGroup = tg) -> None:
+                        await self._wake.wait()
+                        tg.cancel_scope.cancel()
+
+                    tg.start_soon(sleeper)
+                    tg.start_soon(waker)
+            if self.clock.now() >= deadline:
+                await self._fire(self.clock.now())
+
+    async def _fire(self, now: float) -> None:
+        if self._backchannel_at is not None and now >= self._backchannel_at:
+            await self._say_backchannel()
+        overlap = self._overlap
+        wait = self.options.endpointing.final_transcript_timeout
+        if overlap is not None and overlap.closed_at is not None and now >= overlap.closed_at + wait:
+            self.stats["ignored_overlap"] += 1
+            self._overlap = None
+            if not self._pending:
+                self._forget_turn()
+        pending = self._pending
+        if pending is None or self._speaking:
+            return
+        if pending.decided_at is None:
+            if now >= pending.deadline:
+                await self._end_turn(pending, reason=pending.decision.reason)
+        elif now >= pending.decided_at + wait:
+            if pending.preemptive_text is None:
+                await self._emit_end_of_turn(pending, self._turn_text(), preemptive=False)
+            else:
+                self._close_turn()  # no final came: the preemptive text stands
+
+    # --- ending turns ----------------------------------------------------------------------
+
+    async def _end_turn(self, pending: _Pending, *, reason: str) -> None:
+        """The silence is long enough: answer, or resume after a false interruption."""
+        self._backchannel_at = None
+        text = self._turn_text()
+        if not self._has_words():
+            transcript_due = pending.speech_end + self.options.endpointing.final_transcript_timeout
+            if not self._final_since_stop and self.clock.now() < transcript_due and reason != "end_of_stream":
+                pending.deadline = transcript_due  # the recognizer may still deliver the words
+                return
+            if pending.barge_in:
+                await self._resume()
+            self._close_turn()
+            return
+        pending.decided_at = self.clock.now()
+        self._resume_for = None
+        if reason == "end_of_stream":
+            pending.decision = pending.decision.model_copy(update={"reason": reason})
+        if self._final_since_stop or reason == "end_of_stream":
+            await self._emit_end_of_turn(pending, text, preemptive=False)
+            return
+        prob = pending.probability
+        opts = self.options.preemptive
+        likely = pending.decision.likely_complete and (prob is None or prob >= opts.min_probability)
+        if opts.enabled and likely and self._segment_heard:
+            pending.preemptive_text = text
+            self.stats["preemptive"] += 1
+            self._reply_in_flight = True
+            self._mark(pending)
+            await self.emit(self._end_of_turn_frame(pending, text, preemptive=True))
+
+    async def _final_after_decision(self, pending: _Pending) -> None:
+        """The final transcript after the end was decided: confirm, correct or reopen the turn."""
+        text = self._turn_text()
+        preemptive = pending.preemptive_text
+        if preemptive is not None and _normalize(text) == _normalize(preemptive):
+            self._close_turn()  # the speculative reply answers the right text: keep it
+            return
+        if preemptive is not None:
+            self._discard_preemptive("text-changed")
+            pending.preemptive_text = None
+        self._redecide(pending)
+        if pending.deadline > self.clock.now():
+            pending.decided_at = None  # the final text shows the caller is not done: wait again
+            return
+        await self._emit_end_of_turn(pending, text, preemptive=False)
+
+    def _mark(self, pending: _Pending) -> None:
+        self.ctx.metrics.mark("user_speech_end", pending.speech_end)
+        self.ctx.metrics.mark("end_of_turn", self.clock.now())
+
+    async def _emit_end_of_turn(self, pending: _Pending, text: str, *, preemptive: bool) -> None:
+        self._mark(pending)
+        frame = self._end_of_turn_frame(pending, text, preemptive=preemptive)
+        self._close_turn()
+        self._reply_in_flight = True
+        await self.emit(frame)
+
+    def _end_of_turn_frame(self, pending: _Pending, text: str, *, preemptive: bool) -> EndOfTurn:
+        self.stats["end_of_turn"] += 0 if preemptive else 1
+        return EndOfTurn(
+            pts=self.clock.now(),
+            generation=self.generation,
+            text=text,
+            probability=1.0 if pending.probability is None else pending.probability,
+            reason=pending.decision.reason,
+            preemptive=preemptive,
+        )
+
+    def _close_turn(self) -> None:
+        self._pending = None
+        self._forget_turn()
+
+    def _forget_turn(self) -> None:
+        self._turn_start = None
+        self._finals = []
+        self._partial = ""
+        self._final_since_stop = False
+
+    # --- resume and backchannels -----------------------------------------------------------
+
+    async def _resume(self) -> None:
+        """False interruption: say the part of the interrupted reply the caller did not hear."""
+        self.stats["false_interruption"] += 1
+        response_id, self._resume_for = self._resume_for, None
+        if response_id is None or not self.options.interruption.resume_false_interruption:
+            return
+        spoken = self.playback.text(response_id).split()
+        if not spoken:
+            log.info("false interruption, but no BotPlaybackMonitor reported the reply: not resuming")
+            return
+        heard = len(self._last_heard.get(response_id, "").split())
+        rest = " ".join(spoken[heard:])
+        if not rest:
+            return
+        self.stats["resumed"] += 1
+        self._reply_in_flight = True
+        await self.emit(
+            TextToSpeak(
+                pts=self.clock.now(),
+                generation=self.generation,
+                text=rest,
+                response_id=response_id + RESUME_SUFFIX,
+            )
+        )
+
+    def _schedule_backchannel(self, speech_end: float, decision: EndpointDecision) -> None:
+        opts = self.options.backchannel
+        if not opts.enabled or self._turn_start is None or self._bot_busy():
+            return
+        if speech_end - self._turn_start < opts.min_turn_duration or decision.delay <= opts.min_pause:
+            return
+        if speech_end - self._last_backchannel < opts.min_interval:
+            return
+        self._backchannel_at = speech_end + opts.min_pause
+
+    async def _say_backchannel(self) -> None:
+        self._backchannel_at = None
+        if (
+            self._speaking
+            or self._bot_busy()
+            or self._pending is None
+            or not self.options.backchannel.phrases
+        ):
+            return
+        phrases = self.options.backchannel.phrases
+        n = next(self._backchannels)
+        self._last_backchannel = self.clock.now()
+        self.stats["backchannel"] += 1
+        await self.emit(
+            TextToSpeak(
+                pts=self.clock.now(),
+                generation=self.generation,
+                text=phrases[n % len(phrases)],
+                response_id=f"{BACKCHANNEL_PREFIX}{n}",
+            )
+        )

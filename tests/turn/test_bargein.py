@@ -1,0 +1,163 @@
+"""Barge-in in virtual time: words and speech interrupt; coughs, backchannels and echo do not;
+after a false interruption the bot says the rest of its reply."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cascade.frames import BotAudioFrame, BotSpeechEnded, BotSpeechStarted, EndOfTurn, Frame, TextToSpeak
+from cascade.session import SessionContext
+from cascade.testing import run_stages
+from cascade.testing.fakes import FakeTTS
+from cascade.turn import TurnOptions, TurnTaker
+from cascade.turn.options import InterruptionOptions
+from tests.turn.helpers import (
+    RATE,
+    TickSink,
+    bot_reply_frames,
+    caller_frames,
+    final,
+    partial,
+    speechlike,
+    timeline,
+    vad,
+)
+
+pytestmark = pytest.mark.anyio
+
+REPLY = "Our opening hours are nine to five on weekdays and ten to two on Saturdays."
+
+
+def bot_speaks(at: float = 0.2) -> dict[float, object]:
+    def start(ctx: SessionContext) -> None:
+        ctx.broadcast(BotSpeechStarted(pts=at, response_id="r1"))
+
+    return {at: start}
+
+
+def taker(options: TurnOptions | None = None) -> TurnTaker:
+    return TurnTaker(options, model=lambda audio: 0.9, offload=False)
+
+
+def ends(frames: list[Frame]) -> list[EndOfTurn]:
+    return [f for f in frames if isinstance(f, EndOfTurn)]
+
+
+async def test_words_over_the_bot_interrupt_at_once() -> None:
+    options = TurnOptions(interruption=InterruptionOptions(min_duration=5.0))
+    spans = [(1.0, 2.0)]
+    frames = timeline(
+        caller_frames(4.0, spans), vad(spans), [partial(1.3, "wait, stop"), final(2.3, "Wait, stop.")]
+    )
+    result = await run_stages([taker(options)], frames, actions=bot_speaks())  # type: ignore[arg-type]
+    (interrupt,) = result.interrupts
+    assert interrupt.reason == "barge-in" and interrupt.pts == pytest.approx(1.3)
+    (eot,) = ends(result.frames)
+    assert eot.text == "Wait, stop."
+
+
+async def test_long_speech_over_the_bot_interrupts_without_words() -> None:
+    spans = [(1.0, 2.0)]
+    frames = timeline(caller_frames(4.0, spans), vad(spans))
+    result = await run_stages([taker()], frames, actions=bot_speaks())  # type: ignore[arg-type]
+    (interrupt,) = result.interrupts
+    assert interrupt.pts == pytest.approx(1.3, abs=0.03)  # min_duration after the VAD's start
+
+
+async def test_a_cough_does_not_interrupt() -> None:
+    spans = [(1.0, 1.12)]
+    frames = timeline(caller_frames(4.0, spans), vad(spans))
+    result = await run_stages([taker()], frames, actions=bot_speaks())  # type: ignore[arg-type]
+    assert result.interrupts == [] and ends(result.frames) == []
+
+
+async def test_a_backchannel_does_not_interrupt() -> None:
+    spans = [(1.0, 1.7)]
+    frames = timeline(caller_frames(4.0, spans), vad(spans), [partial(1.2, "mm-hmm"), final(1.9, "Mm-hmm.")])
+    result = await run_stages([taker()], frames, actions=bot_speaks())  # type: ignore[arg-type]
+    assert result.interrupts == [] and ends(result.frames) == []
+
+
+async def test_a_short_real_word_recognized_late_still_interrupts() -> None:
+    spans = [(1.0, 1.25)]
+    frames = timeline(caller_frames(4.0, spans), vad(spans), [final(1.7, "Stop.")])
+    result = await run_stages([taker()], frames, actions=bot_speaks())  # type: ignore[arg-type]
+    (interrupt,) = result.interrupts
+    assert interrupt.pts == pytest.approx(1.7)
+    (eot,) = ends(result.frames)
+    assert eot.text == "Stop."
+
+
+def resume_chain(options: TurnOptions | None = None) -> tuple[TurnTaker, list[object]]:
+    turn = taker(options)
+    return turn, [turn, FakeTTS(word_seconds=0.1), turn.playback_monitor(), TickSink()]
+
+
+@pytest.mark.parametrize("heard", [None, "yeah"])
+async def test_false_interruption_resumes_with_the_unheard_rest(heard: str | None) -> None:
+    spans = [(1.0, 1.6)]
+    words = [] if heard is None else [final(1.9, heard)]
+    frames = timeline(
+        bot_reply_frames(REPLY, start=0.1), caller_frames(6.0, spans, seed=3), vad(spans), words
+    )
+    turn, stages = resume_chain()
+    result = await run_stages(stages, frames)  # type: ignore[arg-type]
+    assert [i.reason for i in result.interrupts] == ["barge-in"]
+    started = [e for e in result.events if isinstance(e, BotSpeechStarted)]
+    first, second = [e for e in result.events if isinstance(e, BotSpeechEnded)]
+    assert first.response_id == "r1" and first.interrupted and first.heard_text
+    assert second.response_id == "r1-resume" and not second.interrupted
+    assert (first.heard_text + " " + second.heard_text).split() == REPLY.split()
+    assert started[1].pts == pytest.approx(2.6, abs=0.05)  # speech end + false_interruption_timeout
+    assert ends(result.frames) == [] and turn.stats["resumed"] == 1
+
+
+async def test_real_words_after_the_interruption_keep_the_floor() -> None:
+    spans = [(1.0, 1.6)]
+    frames = timeline(
+        bot_reply_frames(REPLY, start=0.1),
+        caller_frames(6.0, spans, seed=3),
+        vad(spans),
+        [final(1.9, "What about Sundays?")],
+    )
+    _, stages = resume_chain()
+    result = await run_stages(stages, frames)  # type: ignore[arg-type]
+    assert [i.reason for i in result.interrupts] == ["barge-in"]
+    assert [f for f in result.frames if isinstance(f, TextToSpeak)] == []
+    (eot,) = ends(result.frames)
+    assert eot.text == "What about Sundays?"
+
+
+def echo_of(frames: list[Frame], *, delay: float, gain: float, played_from: float) -> np.ndarray:
+    """What the caller's line carries back: the played bot audio, later and quieter."""
+    bot = np.concatenate([f.floats() for f in frames if isinstance(f, BotAudioFrame) and f.pcm])
+    lead = np.zeros(round((played_from + delay) * RATE), np.float32)
+    return np.concatenate([lead, bot * gain])
+
+
+@pytest.mark.parametrize("double_talk", [False, True])
+async def test_echo_of_the_bot_does_not_interrupt_but_the_caller_does(double_talk: bool) -> None:
+    reply = bot_reply_frames(REPLY, start=0.1)
+    echo = echo_of(reply, delay=0.12, gain=0.3, played_from=0.12)
+    if double_talk:
+        speech = np.zeros_like(echo)
+        a = round(1.5 * RATE)
+        speech[a : a + RATE] = speechlike(1.0, seed=7)
+        echo = echo + speech
+    spans = [(0.3, 4.4)]  # the VAD hears the echo as speech
+    frames = timeline(
+        reply,
+        caller_frames(7.0, audio=echo),
+        vad(spans),
+        [partial(1.2, "Our opening hours are"), partial(2.5, "Our opening hours are nine to five on")],
+    )
+    turn, stages = resume_chain()
+    result = await run_stages(stages, frames)  # type: ignore[arg-type]
+    if double_talk:
+        (interrupt,) = result.interrupts
+        assert 1.5 < interrupt.pts < 2.2
+    else:
+        assert result.interrupts == [] and ends(result.frames) == []
+        assert turn.stats["echo_frames"] > 50
+    assert isinstance(result.events[0], BotSpeechStarted)

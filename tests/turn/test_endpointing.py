@@ -1,0 +1,179 @@
+"""End of turn in virtual time: fast when complete, patient when not, bounded, preemptive replies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from cascade.frames import EndOfTurn, Frame, TextToSpeak
+from cascade.testing import run_stages
+from cascade.turn import TurnOptions, TurnTaker
+from cascade.turn.options import BackchannelOptions, EndpointingOptions, PreemptiveOptions
+from tests.turn.helpers import caller_frames, final, partial, timeline, vad
+
+pytestmark = pytest.mark.anyio
+
+
+def scripted(*probabilities: float) -> object:
+    """An end-of-turn model answering the given probabilities in order (then the last one)."""
+    values: Iterator[float] = iter(probabilities)
+    last = [probabilities[-1]]
+
+    def model(audio: np.ndarray) -> float:
+        assert audio.dtype == np.float32 and len(audio) > 0
+        last[0] = next(values, last[0])
+        return last[0]
+
+    return model
+
+
+def taker(*probabilities: float, options: TurnOptions | None = None) -> TurnTaker:
+    return TurnTaker(options, model=scripted(*probabilities), offload=False)  # type: ignore[arg-type]
+
+
+def turns(result_frames: list[Frame]) -> list[EndOfTurn]:
+    return [f for f in result_frames if isinstance(f, EndOfTurn)]
+
+
+async def test_complete_turn_ends_fast_with_preemptive_reply_kept() -> None:
+    frames = timeline(
+        caller_frames(3.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.5)]),
+        [
+            partial(1.0, "I would like"),
+            partial(1.6, "I would like a pizza"),
+            final(1.9, "I would like a pizza."),
+        ],
+    )
+    result = await run_stages([taker(0.93)], frames)
+    (eot,) = turns(result.frames)
+    assert eot.preemptive and eot.text == "I would like a pizza"
+    assert eot.pts == pytest.approx(1.7, abs=0.03)  # at the VAD's stop (min delay already passed)
+    assert result.interrupts == []
+    (turn,) = result.timelines
+    assert turn.user_speech_end == pytest.approx(1.5)
+    assert turn.end_of_turn == pytest.approx(1.7, abs=0.03)
+
+
+async def test_without_preemption_waits_for_the_final_transcript() -> None:
+    options = TurnOptions(preemptive=PreemptiveOptions(enabled=False))
+    frames = timeline(
+        caller_frames(3.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.5)]),
+        [partial(1.6, "I would like a pizza"), final(1.9, "I would like a pizza.")],
+    )
+    result = await run_stages([taker(0.93, options=options)], frames)
+    (eot,) = turns(result.frames)
+    assert not eot.preemptive and eot.text == "I would like a pizza."
+    assert eot.pts == pytest.approx(1.9, abs=0.03)
+    assert result.timelines[0].end_of_turn == pytest.approx(1.9, abs=0.03)  # when the EndOfTurn left
+
+
+async def test_trailing_conjunction_holds_the_turn_through_a_pause() -> None:
+    frames = timeline(
+        caller_frames(7.0, [(0.5, 1.5), (2.8, 3.6)]),
+        vad([(0.5, 1.5), (2.8, 3.6)]),
+        [partial(1.4, "I want to go to the store and"), final(1.8, "I want to go to the store and")],
+        [partial(3.3, "buy milk"), final(3.9, "buy milk.")],
+    )
+    result = await run_stages([taker(0.3, 0.95)], frames)
+    (eot,) = turns(result.frames)
+    assert eot.pts > 3.6
+    assert eot.text.startswith("I want to go to the store and buy milk")
+    assert result.interrupts == []
+
+
+async def test_silence_alone_would_have_cut_in_but_low_probability_waits() -> None:
+    frames = timeline(
+        caller_frames(6.0, [(0.5, 1.5), (2.4, 3.2)]),
+        vad([(0.5, 1.5), (2.4, 3.2)]),
+        [final(1.8, "So what I was thinking"), final(3.5, "is a trip to Rome.")],
+    )
+    result = await run_stages([taker(0.05, 0.9)], frames)
+    (eot,) = turns(result.frames)
+    assert eot.text == "So what I was thinking is a trip to Rome."
+    assert eot.pts > 3.2
+
+
+async def test_dictated_phone_number_waits_the_maximum_then_ends() -> None:
+    options = TurnOptions(endpointing=EndpointingOptions(max_delay=2.0))
+    frames = timeline(
+        caller_frames(5.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.5)]),
+        [final(1.8, "My number is 555 123.")],
+    )
+    result = await run_stages([taker(0.97, options=options)], frames)
+    (eot,) = turns(result.frames)
+    assert eot.pts == pytest.approx(3.5, abs=0.03)  # speech end + max_delay, despite p=0.97
+    assert eot.reason == "cue:phone_number" and not eot.preemptive
+
+
+async def test_preemptive_reply_is_discarded_when_the_caller_goes_on() -> None:
+    frames = timeline(
+        caller_frames(5.0, [(0.5, 1.5), (2.0, 3.0)]),
+        vad([(0.5, 1.5), (2.0, 3.0)]),
+        [partial(1.4, "I need a taxi"), partial(2.8, "I need a taxi to the airport")],
+        [final(3.4, "I need a taxi to the airport.")],
+    )
+    result = await run_stages([taker(0.9)], frames)
+    first, second = turns(result.frames)
+    assert first.preemptive and first.text == "I need a taxi"
+    assert second.preemptive and second.text == "I need a taxi to the airport"
+    assert [i.reason for i in result.interrupts] == ["preemptive-discarded:caller-continued"]
+    assert first.generation == 0 and second.generation == 1
+    assert sum(t.preemptive_wasted for t in result.timelines) == 1
+
+
+async def test_preemptive_reply_is_replaced_when_the_final_text_differs() -> None:
+    frames = timeline(
+        caller_frames(3.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.5)]),
+        [partial(1.4, "I want the red one"), final(1.9, "I want the bread one.")],
+    )
+    result = await run_stages([taker(0.9)], frames)
+    first, second = turns(result.frames)
+    assert first.preemptive and not second.preemptive
+    assert second.text == "I want the bread one." and second.generation == 1
+    assert [i.reason for i in result.interrupts] == ["preemptive-discarded:text-changed"]
+
+
+async def test_noise_without_words_is_not_a_turn() -> None:
+    frames = timeline(caller_frames(3.0, [(1.0, 1.3)]), vad([(1.0, 1.3)]))
+    result = await run_stages([taker(0.9)], frames)
+    assert turns(result.frames) == [] and result.interrupts == []
+
+
+async def test_end_of_stream_ends_a_pending_turn() -> None:
+    frames = timeline(caller_frames(2.0, [(0.5, 1.5)]), vad([(0.5, 1.5)]), [final(1.8, "and then")])
+    result = await run_stages([taker(0.1)], frames, tail=0.3)
+    (eot,) = turns(result.frames)
+    assert eot.text == "and then" and eot.reason == "end_of_stream"
+
+
+async def test_everything_is_forwarded() -> None:
+    frames = timeline(caller_frames(2.5, [(0.5, 1.5)]), vad([(0.5, 1.5)]), [final(1.8, "Hello.")])
+    result = await run_stages([taker(0.9)], frames)
+    forwarded = [f for f in result.frames if not isinstance(f, EndOfTurn | TextToSpeak)][:-1]
+    assert [f.kind for f in forwarded] == [f.kind for f in frames]
+
+
+async def test_backchannel_at_a_long_pause_never_over_the_caller() -> None:
+    options = TurnOptions(
+        backchannel=BackchannelOptions(enabled=True, min_turn_duration=3.0, min_interval=8.0)
+    )
+    spans = [(0.5, 4.0), (5.2, 7.0), (7.3, 8.0)]
+    frames = timeline(
+        caller_frames(12.0, spans),
+        vad(spans),
+        [final(4.3, "and then we went to the"), final(7.2, "old harbour where")],
+        [final(8.3, "we met Anna.")],
+    )
+    result = await run_stages([taker(0.2, 0.2, 0.95, options=options)], frames)
+    said = [f for f in result.frames if isinstance(f, TextToSpeak)]
+    assert [s.text for s in said] == ["Mm-hmm."]  # the 0.3 s pause is too short, the rate limits
+    assert said[0].pts == pytest.approx(4.5, abs=0.03)
+    assert said[0].response_id.startswith("backchannel-")
+    (eot,) = turns(result.frames)
+    assert eot.text == "and then we went to the old harbour where we met Anna."
