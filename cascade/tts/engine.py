@@ -39,6 +39,7 @@ class TTSEngine(ABC):
         self.default_voice = voice
         self._lock = threading.Lock()
         self._loaded = False
+        self._warm = False
 
     @property
     @abstractmethod
@@ -85,6 +86,11 @@ class TTSEngine(ABC):
         return np.asarray(audio, dtype=np.float32).reshape(-1)
 
     def warm_up(self) -> None:
-        """Load and synthesize once, so the first real request pays no lazy-loading cost."""
-        self.load()
-        self.synthesize("Hello there, this is a warm up.")
+        """Load and synthesize once, so the first real request pays no lazy-loading cost.
+
+        Idempotent: an engine shared by many sessions warms up only once.
+        """
+        if not self._warm:
+            self.load()
+            self.synthesize("Hello there, this is a warm up.")
+            self._warm = True
