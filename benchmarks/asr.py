@@ -1,0 +1,316 @@
+"""Streaming ASR benchmark: SileroVAD + WhisperASR in real time vs faster-whisper offline.
+
+    python benchmarks/build_asr_manifest.py --out /tmp/asr-bench
+    python benchmarks/asr.py --manifest /tmp/asr-bench/manifest.jsonl --models tiny.en base
+
+Each manifest line is ``{"wav": path relative to the manifest, "text": reference}``. Every file
+is streamed at real speed (0.5 s of silence before, 1.2 s after, 20 ms frames at the file's own
+rate, so 8 kHz telephone prompts stay 8 kHz) through ``SileroVAD`` and ``WhisperASR`` with
+default options, and transcribed offline by the same model with faster-whisper's ``transcribe``
+(same beam size, language and prompt). Prints JSON per model:
+
+* ``wer_streaming`` / ``wer_offline`` -- corpus WER (jiwer) of the joined final transcripts and
+  of the offline transcript. Normalization: lower case; "mr./mrs./dr." spelled out; hyphens
+  become spaces; punctuation other than apostrophes removed; digits spelled out as words.
+* ``rtf_streaming`` -- decode time spent by the streaming stage / audio duration (its CPU load);
+  ``rtf_offline`` -- offline transcription time / audio duration.
+* ``finalize_latency_p50/p95`` -- from the VAD's ``SpeechStopped`` leaving the VAD to the
+  ``FinalTranscript`` (what the ASR adds to voice-to-voice latency);
+  ``speech_end_to_final_p50/p95`` -- from the audio time speech ended (includes the VAD's
+  ``min_silence``).
+* ``partial_lag_p50`` -- from a word's end in the audio to the first transcript that carries it
+  as committed (a partial's ``committed`` prefix, or the final).
+* ``loop_stall_max_ms`` -- the longest the event loop was late waking a 5 ms sleeper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import jiwer
+import numpy as np
+import soundfile
+
+from cascade.asr import WhisperASR, WhisperEngine, WhisperOptions
+from cascade.audio import load_audio
+from cascade.clock import RealClock
+from cascade.frames import FinalTranscript, Frame, PartialTranscript, SpeechStopped, UserAudioFrame
+from cascade.metrics import MetricsCollector
+from cascade.pipeline import run_session
+from cascade.session import SessionContext
+from cascade.stage import Stage
+from cascade.transports.base import Source
+from cascade.turn.vad import SileroVAD
+
+LEAD, TAIL = 0.5, 1.2
+
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
+
+
+def number_words(n: int) -> str:
+    """English words for 0 <= n < 1,000,000."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
+    rest = n % 1000
+    return number_words(n // 1000) + " thousand" + ("" if rest == 0 else " " + number_words(rest))
+
+
+def normalize(text: str) -> str:
+    """The WER text normalization described in the module docstring."""
+    text = text.lower().replace("-", " ")
+    text = re.sub(r"\b(mr|mrs|dr|st)\.", lambda m: _ABBREVIATIONS[m.group(1)], text)
+    text = re.sub(r"\d+", lambda m: " " + number_words(int(m.group())) + " ", text)
+    text = re.sub(r"[^a-z' ]+", " ", text)
+    return " ".join(w.strip("'") for w in text.split() if w.strip("'"))
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1), or None without values."""
+    if not values:
+        return None
+    return round(float(np.quantile(np.asarray(values), q)), 4)
+
+
+class PacedSource(Source):
+    """Feeds int16 audio as 20 ms frames at real speed."""
+
+    outputs = (UserAudioFrame,)
+
+    def __init__(self, audio: np.ndarray, rate: int) -> None:
+        super().__init__(name="PacedSource")
+        self.audio, self.rate = audio, rate
+
+    async def produce(self) -> None:
+        """Emit the frames on the clock."""
+        step = self.rate // 50
+        for i in range(0, len(self.audio) - step + 1, step):
+            await self.clock.sleep_until(i / self.rate)
+            frame = UserAudioFrame(
+                pts=i / self.rate, pcm=self.audio[i : i + step].tobytes(), sample_rate=self.rate
+            )
+            await self.emit(frame)
+
+
+class Recorder(Stage):
+    """Records each non-audio frame with its arrival time."""
+
+    inputs = (Frame,)
+
+    def __init__(self, log: list[tuple[float, Frame]]) -> None:
+        super().__init__(name="Recorder")
+        self.log = log
+
+    async def process(self, frame: Frame) -> None:
+        """Record (audio is dropped here: nothing is downstream)."""
+        if not isinstance(frame, UserAudioFrame):
+            self.log.append((self.clock.now(), frame))
+
+
+@dataclass
+class StreamResult:
+    """What one streamed file produced."""
+
+    text: str = ""
+    finalize: list[float] = field(default_factory=list)
+    speech_end_to_final: list[float] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+    decode_seconds: float = 0.0
+    max_stall: float = 0.0
+    speculative: int = 0
+    finals: int = 0
+
+
+async def stream_file(engine: WhisperEngine, audio: np.ndarray, rate: int) -> StreamResult:
+    """Stream one recording through VAD + ASR in real time and measure it."""
+    log: list[tuple[float, Frame]] = []
+    asr = WhisperASR(engine=engine)
+    ctx = SessionContext(clock=RealClock(), metrics=MetricsCollector())
+    send, receive = anyio.create_memory_object_stream[Frame](0)
+    send.close()
+    result = StreamResult()
+
+    async def probe() -> None:
+        while True:
+            started = time.perf_counter()
+            await anyio.sleep(0.005)
+            result.max_stall = max(result.max_stall, time.perf_counter() - started - 0.005)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(probe)
+        await run_session([PacedSource(audio, rate), SileroVAD(), asr, Recorder(log)], ctx, receive)
+        tg.cancel_scope.cancel()
+    result.decode_seconds = sum(asr.stats.decode_seconds)
+    result.speculative, result.finals = asr.stats.speculative_finals, asr.stats.finals
+    stops = [(t, f) for t, f in log if isinstance(f, SpeechStopped)]
+    finals = [(t, f) for t, f in log if isinstance(f, FinalTranscript)]
+    partials = [(t, f) for t, f in log if isinstance(f, PartialTranscript)]
+    for (stop_at, stop), (final_at, _) in zip(stops, finals, strict=False):
+        assert isinstance(stop, SpeechStopped)
+        result.finalize.append(final_at - stop_at)
+        result.speech_end_to_final.append(final_at - stop.pts)
+    result.text = " ".join(f.text for _, f in finals if isinstance(f, FinalTranscript))
+    for final_at, final in finals:
+        assert isinstance(final, FinalTranscript)
+        seg_partials = [(t, p) for t, p in partials if isinstance(p, PartialTranscript) and t <= final_at]
+        for index, word in enumerate(final.words):
+            seen = final_at
+            for t, p in seg_partials:
+                if (
+                    len(p.committed.split()) > index
+                    and p.words[index].start <= word.end
+                    and p.words[index].end >= word.start
+                ):
+                    seen = t
+                    break
+            result.lags.append(seen - word.end)
+        partials = [(t, p) for t, p in partials if t > final_at]
+    return result
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were measured."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+async def bench_model(model: str, items: list[dict[str, Any]], base: Path) -> dict[str, Any]:
+    """All figures for one model."""
+    engine = WhisperEngine(WhisperOptions(model=model))
+    load_started = time.perf_counter()
+    await engine.load()
+    load_seconds = time.perf_counter() - load_started
+    refs, offline_hyps, stream_hyps = [], [], []
+    audio_seconds = offline_seconds = decode_seconds = 0.0
+    finalize, end_to_final, lags, stalls = [], [], [], []
+    speculative = finals = 0
+    for item in items:
+        path = base / item["wav"]
+        rate = int(soundfile.info(str(path)).samplerate)
+        rate = rate if rate in (8000, 16000) else 16000
+        refs.append(normalize(item["text"]))
+        audio16 = load_audio(path, 16000)
+        audio_seconds += len(audio16) / 16000
+        started = time.perf_counter()
+        offline_hyps.append(normalize(engine.transcribe(audio16).text))
+        offline_seconds += time.perf_counter() - started
+        audio = load_audio(path, rate)
+        padded = np.concatenate(
+            [np.zeros(int(LEAD * rate), np.int16), audio, np.zeros(int(TAIL * rate), np.int16)]
+        )
+        result = await stream_file(engine, padded, rate)
+        stream_hyps.append(normalize(result.text))
+        decode_seconds += result.decode_seconds
+        finalize += result.finalize
+        end_to_final += result.speech_end_to_final
+        lags += result.lags
+        stalls.append(result.max_stall)
+        speculative += result.speculative
+        finals += result.finals
+    return {
+        "model": model,
+        "files": len(items),
+        "audio_seconds": round(audio_seconds, 2),
+        "model_load_seconds": round(load_seconds, 2),
+        "wer_streaming": round(jiwer.wer(refs, [h or "-" for h in stream_hyps]), 4),
+        "wer_offline": round(jiwer.wer(refs, [h or "-" for h in offline_hyps]), 4),
+        "rtf_streaming": round(decode_seconds / audio_seconds, 4),
+        "rtf_offline": round(offline_seconds / audio_seconds, 4),
+        "finalize_latency_p50": percentile(finalize, 0.5),
+        "finalize_latency_p95": percentile(finalize, 0.95),
+        "speech_end_to_final_p50": percentile(end_to_final, 0.5),
+        "speech_end_to_final_p95": percentile(end_to_final, 0.95),
+        "partial_lag_p50": percentile(lags, 0.5),
+        "partial_lag_p95": percentile(lags, 0.95),
+        "finals": finals,
+        "speculative_finals": speculative,
+        "loop_stall_max_ms": round(max(stalls) * 1000, 1) if stalls else None,
+        "loop_stall_p50_ms": round(statistics.median(stalls) * 1000, 1) if stalls else None,
+    }
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    """Run every model and print one JSON document."""
+    manifest = Path(args.manifest)
+    lines = manifest.read_text().splitlines()  # noqa: ASYNC240 - once, before anything is timed
+    items = [json.loads(line) for line in lines if line.strip()]
+    if args.limit:
+        items = items[: args.limit]
+    results = [await bench_model(model, items, manifest.parent) for model in args.models]
+    report = {
+        "benchmark": "asr",
+        "manifest": str(manifest),
+        "machine": machine(),
+        "options": {
+            "whisper": WhisperOptions().model_dump(),
+            "vad": "VADOptions() defaults",
+            "streaming": "StreamingOptions() defaults",
+        },
+        "normalization": "lower case; mr/mrs/dr/st. spelled out; hyphens to spaces; punctuation "
+        "except apostrophes removed; digits spelled out as English words",
+        "results": results,
+    }
+    print(json.dumps(report, indent=2))
+
+
+def main() -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(description="Streaming ASR benchmark (prints JSON).")
+    parser.add_argument("--manifest", required=True, help="JSONL of {wav, text}")
+    parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
+    parser.add_argument("--limit", type=int, default=0, help="only the first N files")
+    anyio.run(main_async, parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
