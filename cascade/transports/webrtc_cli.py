@@ -10,24 +10,27 @@ import importlib
 import secrets
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
-    from cascade.transports.webrtc_signaling import PipelineFactory
+    from cascade.transports.webrtc_signaling import PipelineFactory, Startup
 
 DEFAULT_AGENT = "cascade.agent:VoiceAgent"
-"""The embedded default agent: a callable returning a fresh Pipeline per call."""
+"""The embedded default agent (its ``prepare()`` loads the models, ``pipeline()`` makes a call's stages)."""
 
 PAGE_DIR = Path(__file__).resolve().parents[2] / "examples" / "webrtc_demo" / "static"
 """The demo page in a source checkout (``examples/webrtc_demo/static``)."""
 
 
-def load_pipeline_factory(spec: str, app_dir: str | Path = ".") -> PipelineFactory:
-    """Import ``"package.module:callable"`` (looked up in ``app_dir`` too, like uvicorn does).
+def load_agent(spec: str, app_dir: str | Path = ".") -> tuple[PipelineFactory, Startup | None]:
+    """Import ``"package.module:name"`` (looked up in ``app_dir`` too, like uvicorn does).
 
-    The callable must return a fresh Pipeline per call.
+    ``name`` is either an agent -- a class (instantiated with no arguments) or object with a
+    ``pipeline()`` method returning a fresh Pipeline per call and optionally an async ``prepare()``
+    run once at startup, like :class:`cascade.agent.VoiceAgent` -- or a plain callable returning a
+    fresh Pipeline per call. Returns ``(pipeline_factory, startup)``.
     """
     if str(app_dir) not in sys.path:
         sys.path.insert(0, str(app_dir))
@@ -38,10 +41,13 @@ def load_pipeline_factory(spec: str, app_dir: str | Path = ".") -> PipelineFacto
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise typer.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="--agent") from exc
-    factory = getattr(module, attr, None)
-    if not callable(factory):
+    target: Any = getattr(module, attr, None)
+    if callable(getattr(target, "pipeline", None)):
+        agent = target() if isinstance(target, type) else target
+        return agent.pipeline, getattr(agent, "prepare", None)
+    if not callable(target):
         raise typer.BadParameter(f"{module_name} has no callable {attr!r}", param_hint="--agent")
-    return factory  # type: ignore[no-any-return]
+    return target, None
 
 
 def demo(
@@ -50,7 +56,7 @@ def demo(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8080,
     agent: Annotated[
-        str, typer.Option(help="'module:callable' returning a fresh Pipeline for each call.")
+        str, typer.Option(help="'module:name' of an agent (with pipeline()) or a Pipeline factory.")
     ] = DEFAULT_AGENT,
     token: Annotated[
         str | None,
@@ -81,8 +87,8 @@ def demo(
         sample_rate=sample_rate,
         cors_origins=tuple(cors_origin or ()),
     )
-    factory = load_pipeline_factory(agent, app_dir)
-    server = WebRTCServer(factory, options, page_dir=page)
+    factory, startup = load_agent(agent, app_dir)
+    server = WebRTCServer(factory, options, page_dir=page, on_startup=startup)
     query = "" if no_token else f"?token={token}"
     typer.echo(f"cascade demo: open http://{host}:{port}/{query}", err=True)
     uvicorn.run(server.app, host=host, port=port, log_level="warning")

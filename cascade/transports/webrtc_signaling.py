@@ -20,7 +20,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ log = logging.getLogger("cascade.webrtc")
 
 PipelineFactory = Callable[[], Pipeline]
 """Returns a fresh pipeline for each call (stages hold per-session state)."""
+Startup = Callable[[], Awaitable[None]]
+"""Awaited once before the first call is accepted (load models, start the LLM server)."""
 
 
 class WebRTCOptions(BaseModel):
@@ -195,6 +197,8 @@ class WebRTCServer:
         pipeline_factory: returns a fresh :class:`~cascade.pipeline.Pipeline` for each call.
         options: security, limits and timeouts (:class:`WebRTCOptions`).
         page_dir: a folder with ``index.html`` (and assets) served at ``/`` and ``/static``.
+        on_startup: awaited once when the server starts, before any offer is answered (e.g. an
+            agent's ``prepare``: load models shared by all calls).
 
     ``app`` is the ASGI application (its lifespan owns the sessions). Without an ASGI server, use
     ``async with server.running():`` around requests made to ``app``.
@@ -206,8 +210,10 @@ class WebRTCServer:
         options: WebRTCOptions | None = None,
         *,
         page_dir: str | Path | None = None,
+        on_startup: Startup | None = None,
     ) -> None:
         self.pipeline_factory = pipeline_factory
+        self.on_startup = on_startup
         self.options = options or WebRTCOptions()
         self.page_dir = Path(page_dir) if page_dir else None
         if self.page_dir is not None and not (self.page_dir / "index.html").is_file():
@@ -225,6 +231,8 @@ class WebRTCServer:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[WebRTCServer]:
         """Own the sessions: on exit every call is hung up and torn down."""
+        if self.on_startup is not None:
+            await self.on_startup()
         async with anyio.create_task_group() as tg:
             self._tg = tg
             try:

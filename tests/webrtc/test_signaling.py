@@ -170,3 +170,47 @@ def test_missing_page_folder_is_reported(tmp_path: Path) -> None:
 
     with pytest.raises(FileNotFoundError, match=r"no index\.html"):
         WebRTCServer(scripted, WebRTCOptions(token="x"), page_dir=tmp_path)
+
+
+class _Agent:
+    """An agent-shaped object: prepare() once, pipeline() per call."""
+
+    prepared = 0
+
+    async def prepare(self) -> None:
+        _Agent.prepared += 1
+
+    def pipeline(self) -> Pipeline:
+        from tests.webrtc.agents import scripted
+
+        return scripted()
+
+
+agent_instance = _Agent()
+
+
+def test_agent_specs_resolve_to_factory_and_startup() -> None:
+    from cascade.transports.webrtc_cli import load_agent
+
+    factory, startup = load_agent("tests.webrtc.agents:scripted")
+    assert startup is None and isinstance(factory(), Pipeline)
+    factory, startup = load_agent("tests.webrtc.test_signaling:agent_instance")
+    assert startup is not None and isinstance(factory(), Pipeline)
+    factory, startup = load_agent("tests.webrtc.test_signaling:_Agent")
+    assert startup is not None
+    import typer
+
+    for bad in ("nocolon", "no.such.module:x", "tests.webrtc.agents:missing"):
+        with pytest.raises(typer.BadParameter):
+            load_agent(bad)
+
+
+async def test_startup_hook_runs_before_offers(loopback_ice: None) -> None:
+    from cascade.transports.webrtc_signaling import WebRTCServer
+
+    before = _Agent.prepared
+    server = WebRTCServer(
+        agent_instance.pipeline, WebRTCOptions(token="x"), on_startup=agent_instance.prepare
+    )
+    async with server.running():
+        assert _Agent.prepared == before + 1
