@@ -62,6 +62,7 @@ from cascade.stage import Stage
 
 log = logging.getLogger("cascade.llm")
 
+_WORDS_ONLY = "Now answer the caller in plain spoken words using the tool results above. Do not call tools."
 _TAGGED_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 
 
@@ -283,8 +284,9 @@ class ChatLLM(Stage):
         failure: str | None = None
         partial = ""
         rounds = 0
+        words_only = False
         while True:
-            allow_tools = bool(self.tools) and rounds < self.options.max_tool_rounds
+            allow_tools = bool(self.tools) and rounds < self.options.max_tool_rounds and not words_only
             try:
                 result = await self._round(reply, allow_tools)
             except _RoundFailed as exc:
@@ -292,8 +294,21 @@ class ChatLLM(Stage):
                 partial = reply.round_text if reply.round_speaking else ""
                 reply.round_text, reply.round_speaking = "", False
                 break
-            calls = result.calls if allow_tools else []
-            self.conversation.add_assistant(reply.turn, result.text, [c.message() for c in calls] or None)
+            calls = _unique(result.calls) if allow_tools else []
+            if any((c.name, _canonical(c.arguments)) in reply.seen_calls for c in calls):
+                # A model that repeats a call it has the result of will not stop by itself (small
+                # models do this). Forget the looping round and ask again without tools, so the
+                # model must answer in words from the results it has.
+                log.warning(
+                    "LLM reply %s: the model repeated a tool call it has the result of; "
+                    "asking for an answer in words",
+                    reply.response_id,
+                )
+                reply.round_text, reply.round_speaking = "", False
+                words_only = True
+                continue
+            if result.text or calls:
+                self.conversation.add_assistant(reply.turn, result.text, [c.message() for c in calls] or None)
             reply.round_text, reply.round_speaking = "", False
             if not calls:
                 if not result.text.strip() and not reply.spoken.strip():
@@ -397,9 +412,13 @@ class ChatLLM(Stage):
             "temperature": self.options.temperature,
             "max_tokens": self.options.max_tokens,
         }
-        if self._schemas:  # always sent, so the prompt prefix (tools section) stays cacheable
+        if allow_tools:
             request["tools"] = self._schemas
-            request["tool_choice"] = "auto" if allow_tools else "none"
+            request["tool_choice"] = "auto"
+        elif self.tools and reply.seen_calls:
+            request["messages"] = [*messages, {"role": "system", "content": _WORDS_ONLY}]
+        # Without tools the model must answer in words: small models ignore tool_choice="none" and
+        # keep writing calls, but stop once the tools are not in the prompt.
         if self.options.response_format is not None:
             request["response_format"] = self.options.response_format
         if self.options.extra_body:
@@ -536,19 +555,13 @@ class ChatLLM(Stage):
         reply.pending = []
 
     def _check_call(self, reply: _Reply, call: ToolCall) -> str | None:
-        """Why a call must not run (unknown tool, repeated call), or None."""
+        """Why a call must not run (a tool that was not offered), or None."""
+        reply.seen_calls.add((call.name, _canonical(call.arguments)))
         if call.name not in self.tools:
             return (
                 f"There is no tool named '{call.name}'. Available tools: {', '.join(self.tools)}. "
                 "If none fits, answer the caller in words."
             )
-        key = (call.name, _canonical(call.arguments))
-        if key in reply.seen_calls:
-            return (
-                f"'{call.name}' was already called with these arguments and its result is above. "
-                "Do not call it again: answer the caller now."
-            )
-        reply.seen_calls.add(key)
         return None
 
     async def _run_tool(self, reply: _Reply, call: ToolCall, tool: Tool, args: BaseModel) -> None:
@@ -590,6 +603,18 @@ class ChatLLM(Stage):
                     response_id=f"{reply.response_id}-filler",
                 )
             )
+
+
+def _unique(calls: list[ToolCall]) -> list[ToolCall]:
+    """Drop exact duplicates within one round (small models repeat a call many times)."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for call in calls:
+        key = (call.name, _canonical(call.arguments))
+        if key not in seen:
+            seen.add(key)
+            unique.append(call)
+    return unique
 
 
 def _loads(text: str) -> Any:

@@ -280,10 +280,14 @@ class EmbeddedServer:
         except OSError:
             return "(no log)"
 
-    def stop(self, *, timeout: float = 30.0) -> None:
-        """Stop the server's whole process group (SIGTERM, then SIGKILL) and remove the pidfile."""
+    def stop(self, *, timeout: float = 30.0, force: bool = False) -> None:
+        """Stop the server's whole process group (SIGTERM, then SIGKILL) and remove the pidfile.
+
+        Only a server this object launched is stopped, unless ``force`` (``cascade llm stop``):
+        a reused server belongs to whoever started it.
+        """
         pid = self.pid
-        if pid is None:
+        if pid is None or (self.process is None and not force):
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
@@ -339,5 +343,5 @@ def stop_server(port: int = ServerOptions().port) -> bool:
     if server.pid is None:
         server.pidfile.unlink(missing_ok=True)
         return False
-    server.stop()
+    server.stop(force=True)
     return True
