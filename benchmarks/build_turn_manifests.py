@@ -157,6 +157,10 @@ def _asterisk_prompts() -> dict[str, str]:
     return prompts
 
 
+def _is_sentence(text: str) -> bool:
+    return text[:1].isupper() and text.endswith((".", "?", "!")) and ":" not in text and "..." not in text
+
+
 def _write(out: Path, name: str, audio: np.ndarray) -> str:
     path = out / "audio" / f"{name}.wav"
     write_wav(path, (np.clip(audio, -1, 1) * 32767).astype(np.int16), RATE)
@@ -193,15 +197,19 @@ def build_endpointing(out: Path, *, tts: Any, count: int, seed: int) -> list[dic
             add(f"ps-{i}-pause", split[0], split[1], text, "pocketsphinx")
 
     prompts = _asterisk_prompts()
+    # whole sentences only: many prompts are fragments meant to be chained ("the number i have is")
     names = sorted(
-        n for n, t in prompts.items() if 4 <= len(t.split()) <= 20 and (ASTERISK / f"{n}.wav").exists()
+        n
+        for n, t in prompts.items()
+        if 4 <= len(t.split()) <= 20 and _is_sentence(t) and (ASTERISK / f"{n}.wav").exists()
     )
     rng.shuffle(names)
     for i, name in enumerate(names[:count]):
         audio = _trim(load_audio(ASTERISK / f"{name}.wav", RATE).astype(np.float32) / 32768)
         if not 1.0 <= len(audio) / RATE <= 7.0:
             continue
-        split = _split_with_pause(audio, rng.uniform(0.6, 1.6), rng) if i % 3 else None
+        one_sentence = len(re.findall(r"[.?!]", prompts[name])) == 1
+        split = _split_with_pause(audio, rng.uniform(0.6, 1.6), rng) if i % 3 and one_sentence else None
         if split:
             add(f"ast-{name}-pause", split[0], split[1], prompts[name], "asterisk")
         else:

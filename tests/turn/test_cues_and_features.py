@@ -1,0 +1,147 @@
+"""Transcript cues, the endpointing rule, Whisper features and Smart Turn preparation errors."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cascade.turn.cues import is_backchannel, transcript_cues
+from cascade.turn.echo import EchoGate, envelope_db, is_echo_text
+from cascade.turn.endpoint import decide
+from cascade.turn.features import N_MELS, NUM_FRAMES, SAMPLE_RATE, log_mel, mel_filterbank
+from cascade.turn.options import EndpointingOptions, TurnOptions
+from cascade.turn.smart_turn import (
+    LICENSE_MEMBER,
+    WHEEL_MEMBER,
+    SmartTurnDetector,
+    SmartTurnError,
+    SmartTurnOptions,
+    extract_from_wheel,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "state", "reason"),
+    [
+        ("I want to go to the", "incomplete", "trailing_word"),
+        ("so I was thinking, um", "incomplete", "trailing_word"),
+        ("I'd like a pizza and", "incomplete", "trailing_word"),
+        ("My number is 555 123", "incomplete", "phone_number"),
+        ("my phone number is five five five one two", "incomplete", "phone_number"),
+        ("My number is 555 123 4567.", "complete", "dictation_complete"),
+        ("my email is john at", "incomplete", "email"),
+        ("my email is john dot miller at gmail", "incomplete", "email"),
+        ("my email is john at gmail dot com", "complete", "dictation_complete"),
+        ("It is spelled K O W", "incomplete", "spelling"),
+        ("that's j-o-h", "incomplete", "spelling"),
+        ("It comes to two hundred and", "incomplete", "unfinished_number"),
+        ("four point", "incomplete", "unfinished_number"),
+        ("Can you help me?", "complete", "question"),
+        ("I would like a pizza.", "unknown", ""),
+        ("", "unknown", ""),
+    ],
+)
+def test_transcript_cues(text: str, state: str, reason: str) -> None:
+    cue = transcript_cues(text)
+    assert (cue.state, cue.reason) == (state, reason)
+
+
+@pytest.mark.parametrize(
+    "text", ["mm-hmm", "Mm-hmm.", "yeah", "Yeah, right.", "okay I see", "uh-huh", "Got it."]
+)
+def test_backchannels(text: str) -> None:
+    assert is_backchannel(text)
+
+
+@pytest.mark.parametrize("text", ["wait, stop", "no", "yeah but what about Sunday", "", "hold on"])
+def test_not_backchannels(text: str) -> None:
+    assert not is_backchannel(text)
+
+
+def test_endpoint_rule_orders_the_waits() -> None:
+    opts = EndpointingOptions()
+    unknown = transcript_cues("I would like a pizza.")
+    trailing = transcript_cues("I would like a pizza and")
+    phone = transcript_cues("my number is 555")
+    assert decide(0.9, unknown, opts).delay == opts.min_delay
+    assert decide(0.95, trailing, opts).delay == opts.min_delay  # the audio is sure; ASR lags
+    assert decide(0.6, trailing, opts).delay == opts.max_delay
+    assert decide(0.99, phone, opts).delay == opts.max_delay  # dictation is never overruled
+    low, lower = decide(0.4, unknown, opts).delay, decide(0.05, unknown, opts).delay
+    assert opts.uncertain_delay < low < lower <= opts.max_delay
+    assert decide(None, unknown, opts).delay == opts.uncertain_delay
+    no_cues = EndpointingOptions(use_transcript_cues=False)
+    assert decide(0.6, trailing, no_cues).delay == no_cues.min_delay
+
+
+def test_options_reject_inconsistent_delays() -> None:
+    with pytest.raises(ValueError, match="min_delay"):
+        EndpointingOptions(min_delay=2.0, uncertain_delay=1.0)
+    with pytest.raises(ValueError):
+        TurnOptions(buffer_seconds=2.0)
+
+
+def test_features_shape_padding_and_truncation() -> None:
+    rng = np.random.default_rng(0)
+    speech = (rng.standard_normal(3 * SAMPLE_RATE) * 0.1).astype(np.float32)
+    feats = log_mel(speech)
+    assert feats.shape == (N_MELS, NUM_FRAMES) and feats.dtype == np.float32
+    assert np.allclose(feats, log_mel(np.concatenate([np.zeros(SAMPLE_RATE, np.float32), speech])))
+    long = (rng.standard_normal(10 * SAMPLE_RATE) * 0.1).astype(np.float32)
+    assert np.array_equal(log_mel(long), log_mel(long[-8 * SAMPLE_RATE :]))
+    assert feats.max() - feats.min() <= 2.0 + 1e-6  # clamped at max - 8 (in log10), scaled by 1/4
+
+
+def test_features_put_a_tone_in_the_right_mel_band() -> None:
+    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
+    feats = log_mel((0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))
+    band = int(np.argmax(feats[:, -200:-10].mean(axis=1)))
+    weights = mel_filterbank()
+    centre = float(np.argmax(weights[band])) * SAMPLE_RATE / 400
+    assert abs(centre - 1000) < 100
+    assert np.all(weights >= 0) and weights.shape == (N_MELS, 201)
+
+
+def test_echo_text_and_envelopes() -> None:
+    assert is_echo_text("opening hours are nine", "Our opening hours are nine to five.")
+    assert not is_echo_text("what about sunday", "Our opening hours are nine to five.")
+    assert not is_echo_text("anything", "")
+    rng = np.random.default_rng(1)
+    played = envelope_db(
+        (rng.standard_normal(16000) * np.repeat(rng.random(50), 320)).astype(np.float32), 16000
+    )
+    gate = EchoGate(correlation=0.75)
+    echo = np.concatenate([np.full(3, -80.0), played[:-3]]) - 12.0  # 60 ms later, 12 dB quieter
+    assert gate.classify(echo[10:40].astype(np.float32), played[:40]) == "echo"
+    assert gate.loss_db is not None and abs(gate.loss_db + 12.0) < 1.0
+    talk = echo.copy()
+    talk[30:40] += 20.0
+    assert gate.classify(talk[10:40].astype(np.float32), played[:40]) == "caller"
+
+
+def _wheel(path: Path, model: bytes | None) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        if model is not None:
+            zf.writestr(WHEEL_MEMBER, model)
+        zf.writestr(LICENSE_MEMBER, "BSD 2-Clause License\n")
+    return path
+
+
+def test_extract_rejects_a_wheel_without_the_model(tmp_path: Path) -> None:
+    with pytest.raises(SmartTurnError, match=r"pip download pipecat-ai==1\.14\.0"):
+        extract_from_wheel(_wheel(tmp_path / "x.whl", None), tmp_path / "out")
+
+
+def test_extract_rejects_a_model_with_the_wrong_hash(tmp_path: Path) -> None:
+    with pytest.raises(SmartTurnError, match="sha256"):
+        extract_from_wheel(_wheel(tmp_path / "x.whl", b"not the model"), tmp_path / "out")
+    assert not any((tmp_path / "out").iterdir())
+
+
+def test_missing_model_path_is_a_clear_error(tmp_path: Path) -> None:
+    detector = SmartTurnDetector(SmartTurnOptions(model_path=tmp_path / "nope.onnx"))
+    with pytest.raises(SmartTurnError, match="does not exist"):
+        detector.load()

@@ -1,0 +1,147 @@
+"""Integration: the real Silero VAD and Smart Turn models on recorded speech."""
+
+from __future__ import annotations
+
+import anyio
+import numpy as np
+import pytest
+
+from cascade.clock import RealClock
+from cascade.frames import BotSpeechEnded, EndOfTurn, Frame, UserAudioFrame
+from cascade.metrics import MetricsCollector
+from cascade.pipeline import run_session
+from cascade.session import SessionContext
+from cascade.testing import ListSource, run_stages
+from cascade.testing.fakes import FakeTTS
+from cascade.turn import TurnTaker
+from cascade.turn.smart_turn import SmartTurnDetector
+from cascade.turn.vad import SileroVAD, VADOptions
+from tests.turn.conftest import ASTERISK, LIBRIVOX, longest_inner_gap, recording
+from tests.turn.helpers import RATE, TickSink, bot_reply_frames, final, timeline
+
+pytestmark = pytest.mark.integration
+
+SILENCE = np.zeros(RATE // 5, np.float32)
+COMPLETE_PROMPTS = [
+    "confbridge-mute-out",
+    "vm-toenternumber",
+    "please-try-call-later",
+    "all-circuits-busy-now",
+    "confbridge-mute-in",
+    "queue-thankyou",
+    "vm-nonumber",
+]
+
+
+def frames_of(audio: np.ndarray, offset: float = 0.0) -> list[Frame]:
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    step = RATE // 50
+    return [
+        UserAudioFrame(pts=offset + i * 0.02, pcm=pcm[i * step : (i + 1) * step].tobytes(), sample_rate=RATE)
+        for i in range(len(pcm) // step)
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["sense_and_sensibility_01_austen_64kb-0890", "sense_and_sensibility_01_austen_64kb-0920"]
+)
+def test_smart_turn_tells_a_finished_sentence_from_a_cut_one(
+    smart_turn: SmartTurnDetector, name: str
+) -> None:
+    audio = recording(LIBRIVOX / f"{name}.wav")
+    found = longest_inner_gap(audio)
+    assert found is not None
+    gap, _ = found
+    complete = smart_turn(np.concatenate([audio, SILENCE]))
+    cut = smart_turn(np.concatenate([audio[:gap], SILENCE]))
+    assert complete > 0.9 and cut < 0.2, (complete, cut)
+
+
+def test_smart_turn_on_telephone_prompts(smart_turn: SmartTurnDetector) -> None:
+    complete, cut = [], []
+    for name in COMPLETE_PROMPTS:
+        audio = recording(ASTERISK / f"{name}.wav")  # 8 kHz telephone recordings
+        found = longest_inner_gap(audio)
+        if found is None:
+            continue
+        complete.append(smart_turn(np.concatenate([audio, SILENCE])))
+        cut.append(smart_turn(np.concatenate([audio[: found[0]], SILENCE])))
+    assert len(complete) >= 4
+    assert np.mean(complete) > 0.8
+    assert np.mean(complete) - np.mean(cut) > 0.3, (complete, cut)
+
+
+@pytest.mark.anyio
+async def test_a_pause_mid_sentence_is_not_the_end_of_the_turn(smart_turn: SmartTurnDetector) -> None:
+    audio = recording(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav")
+    found = longest_inner_gap(audio)
+    assert found is not None
+    a, b = found
+    lead, pause = np.zeros(RATE // 2, np.float32), np.zeros(RATE, np.float32)
+    turn_audio = np.concatenate([lead, audio[:a], pause, audio[b:], np.zeros(3 * RATE, np.float32)])
+    end_of_speech = (len(lead) + a + len(pause) + len(audio) - b) / RATE
+    text = "had he married a more amiable woman he might have been made still more respectable than he was"
+    frames = timeline(frames_of(turn_audio), [final(end_of_speech + 0.5, text)])
+    turn = TurnTaker(model=smart_turn, offload=False)
+    vad = SileroVAD(VADOptions(min_silence=0.2))
+    result = await run_stages([vad, turn], frames, tail=0.5)
+    stops = [f for f in result.frames if f.kind == "SpeechStopped"]
+    assert len(stops) == 2, "the VAD sees the pause (a 0.5 s silence endpointer would cut in)"
+    (eot,) = [f for f in result.frames if isinstance(f, EndOfTurn)]
+    assert end_of_speech < eot.pts < end_of_speech + 1.0
+    assert eot.text == text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("caller", ["request", "click"])
+async def test_real_vad_barge_in_on_a_recording(smart_turn: SmartTurnDetector, caller: str) -> None:
+    if caller == "request":
+        clip = recording(ASTERISK / "please-try-call-later.wav")
+    else:
+        clip = np.zeros(RATE // 25, np.float32)
+        clip[:40] = np.random.default_rng(0).standard_normal(40).astype(np.float32) * 0.6
+    start = 1.0
+    audio = np.concatenate([np.zeros(round(start * RATE), np.float32), clip, np.zeros(2 * RATE, np.float32)])
+    reply = bot_reply_frames("one two three four five six seven eight nine ten eleven twelve", start=0.1)
+    turn = TurnTaker(model=smart_turn, offload=False)
+    stages = [SileroVAD(), turn, FakeTTS(), turn.playback_monitor(), TickSink()]
+    result = await run_stages(stages, timeline(reply, frames_of(audio)), tail=0.5)
+    stopped = [e for e in result.events if isinstance(e, BotSpeechEnded) and e.interrupted]
+    if caller == "request":
+        assert stopped and start < stopped[0].pts < start + 0.7
+    else:
+        assert stopped == [] and result.interrupts == []
+
+
+@pytest.mark.anyio
+async def test_offloaded_model_in_real_time(smart_turn: SmartTurnDetector) -> None:
+    """With a real clock the model runs in a worker thread; nothing leaks."""
+    audio = recording(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0930.wav")
+    turn_audio = np.concatenate([np.zeros(RATE // 4, np.float32), audio, np.zeros(RATE, np.float32)])
+    frames = timeline(
+        frames_of(turn_audio),
+        [final(len(turn_audio) / RATE - 0.8, "he might even have been made amiable himself")],
+    )
+    ctx = SessionContext(clock=RealClock(), metrics=MetricsCollector())
+    out: list[Frame] = []
+    send, receive = anyio.create_memory_object_stream[Frame](0)
+    send.close()
+    turn = TurnTaker(model=smart_turn)
+    await run_session(
+        [ListSource(frames, tail=0.3), SileroVAD(VADOptions(min_silence=0.2)), turn], ctx, receive, 64, out
+    )
+    assert [f.text for f in out if isinstance(f, EndOfTurn)] == [
+        "he might even have been made amiable himself"
+    ]
+    assert ctx.metrics.timelines and ctx.metrics.timelines[0].end_of_turn is not None
+
+
+def test_prepared_model_is_verified_and_keeps_its_licence() -> None:
+    import hashlib
+
+    from cascade.turn.smart_turn import LICENSE_FILE, MODEL_SHA256, prepare_smart_turn
+
+    path = prepare_smart_turn()  # already prepared: only checks
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == MODEL_SHA256
+    notice = (path.parent / LICENSE_FILE).read_text()
+    assert "BSD 2-Clause" in notice and "Daily" in notice
