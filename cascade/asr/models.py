@@ -141,10 +141,15 @@ class _progress:
     def __enter__(self) -> Any:
         if not self.enabled:
             return lambda n: None
+        from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
         self._bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=Console(stderr=True),  # stdout may carry a command's output (JSON)
         )
         self._bar.start()
         task = self._bar.add_task(self.label, total=self.total)
