@@ -84,7 +84,15 @@ async function call(browser, index) {
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
   await page.addInitScript(RECORDER);
-  await page.goto(opts.url);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.goto(opts.url); // the server may still be starting
+      break;
+    } catch (error) {
+      if (attempt >= 60) throw error;
+      await sleep(0.5);
+    }
+  }
   await page.click("#start");
   const result = { index, screenshot: null, errors: [] };
   const deadline = Date.now() + opts.seconds * 1000;

@@ -112,7 +112,7 @@ def run_browser(
     }  # fmt: skip
     subprocess.run(
         ["ip", "netns", "exec", netns, "node", str(DRIVER), json.dumps(options)],
-        check=True, timeout=seconds + 60 + 2 * sessions, cwd=DRIVER.parent,
+        check=True, timeout=seconds + 60 + 2 * sessions, cwd=DRIVER.parent, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     return [json.loads((out / f"call{i}.json").read_text()) for i in range(sessions)]
 
