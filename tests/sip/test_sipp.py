@@ -454,3 +454,22 @@ def test_question_audio_is_speech() -> None:
     audio = question_audio()
     assert len(audio) > 8000 and rms(audio) > 0.02
     assert DTMFFrame(digit="#").digit == "#"
+
+
+async def test_shutdown_says_goodbye(
+    tmp_path: Path, question_pcap: tuple[Path, float], no_leaks: Check
+) -> None:
+    """Stopping the bridge mid-call sends BYE to the caller (SIPp expects it) and leaves nothing behind."""
+
+    async def body() -> None:
+        with RtpRecorder() as recorder:
+            async with anyio.create_task_group() as tg:
+                scenario = hung_up_by_bridge_scenario(recorder.port, str(question_pcap[0]), wait_ms=10000)
+                async with running_bridge() as bridge:
+                    tg.start_soon(lambda: run_sipp(scenario, bridge.port, tmp_path))
+                    await wait_until(lambda: bool(bridge.ua.calls), 5)
+                    await anyio.sleep(0.5)
+        # SIPp's scenario only succeeds if the BYE came (run_sipp checks its exit status)
+        assert bridge.finished and not bridge.finished[0].error
+
+    await no_leaks(body)

@@ -101,24 +101,43 @@ class SipUserAgent:
         self, *, task_status: anyio.abc.TaskStatus[SipUserAgent] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Serve until cancelled; active calls get a BYE on the way out."""
-        try:
-            async with anyio.create_task_group() as tg:
-                self._tg = tg
-                self.port = await tg.start(self.network.run)
-                tg.start_soon(self._housekeeping)
-                if self.options.registration is not None:
-                    tg.start_soon(self._register_loop)
-                log.info(
-                    "SIP user agent on %s port %d (%s)",
-                    self.options.host,
-                    self.port,
-                    "/".join(self.options.transports),
-                )
-                self.ready.set()
-                task_status.started(self)
-                await anyio.sleep_forever()
-        finally:
-            self._tg = None
+        network_scope = anyio.CancelScope(shield=True)  # outlives the calls, to say goodbye
+
+        async def network(*, task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
+            with network_scope:
+                await self.network.run(task_status=task_status)
+
+        async with anyio.create_task_group() as outer:
+            self.port = await outer.start(network)
+            try:
+                async with anyio.create_task_group() as tg:
+                    self._tg = tg
+                    tg.start_soon(self._housekeeping)
+                    if self.options.registration is not None:
+                        tg.start_soon(self._register_loop)
+                    log.info(
+                        "SIP user agent on %s port %d (%s)",
+                        self.options.host,
+                        self.port,
+                        "/".join(self.options.transports),
+                    )
+                    self.ready.set()
+                    task_status.started(self)
+                    await anyio.sleep_forever()
+            finally:
+                self._tg = None
+                self.ready = anyio.Event()
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
+                    await self._goodbye()
+                network_scope.cancel()
+
+    async def _goodbye(self) -> None:
+        """Shutting down: one BYE to every call that is still up (no waiting for answers)."""
+        for call in list(self.calls.values()):
+            if call.answered.is_set() and not call.ended.is_set():
+                request, peer = call.new_request("BYE")
+                call.finish("bridge shutting down")
+                await self._send(request.to_bytes(), peer)
 
     def _spawn(self, fn: Callable[..., Coroutine[Any, Any, object]], *args: object) -> None:
         if self._tg is None:
