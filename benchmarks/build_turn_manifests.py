@@ -197,19 +197,22 @@ def build_endpointing(out: Path, *, tts: Any, count: int, seed: int) -> list[dic
             add(f"ps-{i}-pause", split[0], split[1], text, "pocketsphinx")
 
     prompts = _asterisk_prompts()
-    # whole sentences only: many prompts are fragments meant to be chained ("the number i have is")
+    # one whole sentence each: many prompts are fragments meant to be chained ("the number i have
+    # is"), and a pause between two complete sentences is no clear label either way
     names = sorted(
         n
         for n, t in prompts.items()
-        if 4 <= len(t.split()) <= 20 and _is_sentence(t) and (ASTERISK / f"{n}.wav").exists()
+        if 4 <= len(t.split()) <= 20
+        and _is_sentence(t)
+        and len(re.findall(r"[.?!]", t)) == 1
+        and (ASTERISK / f"{n}.wav").exists()
     )
     rng.shuffle(names)
     for i, name in enumerate(names[:count]):
         audio = _trim(load_audio(ASTERISK / f"{name}.wav", RATE).astype(np.float32) / 32768)
         if not 1.0 <= len(audio) / RATE <= 7.0:
             continue
-        one_sentence = len(re.findall(r"[.?!]", prompts[name])) == 1
-        split = _split_with_pause(audio, rng.uniform(0.6, 1.6), rng) if i % 3 and one_sentence else None
+        split = _split_with_pause(audio, rng.uniform(0.6, 1.6), rng) if i % 3 else None
         if split:
             add(f"ast-{name}-pause", split[0], split[1], prompts[name], "asterisk")
         else:

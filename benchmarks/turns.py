@@ -58,7 +58,7 @@ from cascade.testing import run_stages
 from cascade.testing.fakes import FakeTTS
 from cascade.transports.playout import PlayoutSink
 from cascade.turn import TurnOptions, TurnTaker
-from cascade.turn.options import EndpointingOptions
+from cascade.turn.options import EndpointingOptions, InterruptionOptions
 from cascade.turn.smart_turn import SmartTurnDetector
 from cascade.turn.vad import SileroVAD, VADOptions
 
@@ -68,6 +68,8 @@ BOT_REPLY = (
     "Thanks for calling. Our store opens at nine in the morning and closes at six in the evening "
     "from Monday to Friday, and on Saturdays we are open from ten until two in the afternoon."
 )
+CUT_IN_MARGIN = 0.2
+"""A decision this much before the labelled end is a cut-in (labels and VAD differ by ~0.1 s)."""
 BOT_LEAD = 0.5
 """Seconds the bot has been speaking when the caller's clip starts."""
 
@@ -258,7 +260,7 @@ def score_endpointing(
         end = item["end_of_speech"]
         if decided is None or decided > end + horizon_after:
             missed += 1
-        elif decided < end - 0.05:
+        elif decided < end - CUT_IN_MARGIN:
             cut_ins += 1
         else:
             delays.append(decided - end)
@@ -337,14 +339,18 @@ def bot_reply_frames() -> list[Frame]:
 
 
 async def run_bargein_item(
-    item: dict[str, Any], whisper: Whisper, model: TimedModel, args: argparse.Namespace
+    item: dict[str, Any],
+    whisper: Whisper,
+    model: TimedModel,
+    args: argparse.Namespace,
+    options: TurnOptions | None = None,
 ) -> dict[str, Any]:
     clip = load_audio(item["path"], RATE)
     offset = BOT_LEAD + 0.02  # the bot's first audio leaves at the first 20 ms tick
     audio = np.concatenate([np.zeros(round(offset * RATE), np.int16), clip])
     speech_start = offset + float(item["speech_start"])
     recognizer = SegmentRecognizer(whisper, audio_key(audio), audio, args.partial_every, args.final_latency)
-    turn = TurnTaker(TurnOptions(), model=model, offload=False)
+    turn = TurnTaker(options or TurnOptions(), model=model, offload=False)
     frames = sorted([*bot_reply_frames(), *audio_frames(audio)], key=lambda f: f.pts)
     stages = [
         SileroVAD(VADOptions(min_silence=args.vad_silence)),
@@ -390,13 +396,21 @@ def score_bargein(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
 async def bench_bargein(
     path: Path, args: argparse.Namespace, whisper: Whisper, detector: TimedModel
 ) -> dict[str, Any]:
-    rows = [await run_bargein_item(item, whisper, detector, args) for item in load_manifest(path, args.limit)]
+    items = load_manifest(path, args.limit)
+    rows = [await run_bargein_item(item, whisper, detector, args) for item in items]
     report: dict[str, Any] = {
         "manifest": str(path),
         "items": len(rows),
         "ours": score_bargein(rows, "interrupted_at"),
         "vad_start_baseline": score_bargein(rows, "baseline_vad_start_at"),
     }
+    if args.interruption_sweep:
+        sweep = {}
+        for value in args.interruption_sweep:
+            options = TurnOptions(interruption=InterruptionOptions(min_duration=value))
+            swept = [await run_bargein_item(item, whisper, detector, args, options) for item in items]
+            sweep[f"min_duration={value}"] = score_bargein(swept, "interrupted_at")
+        report["ours_min_duration_sweep"] = sweep
     if args.per_item:
         report["per_item"] = rows
     return report
@@ -451,12 +465,18 @@ def main(argv: Sequence[str] | None = None, run: Callable[..., Any] = anyio.run)
     parser.add_argument("--bargein", type=Path, help="barge-in manifest (JSONL)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N items of each manifest")
     parser.add_argument("--vad-silence", type=float, default=0.2, help="VAD min_silence for our detector")
-    parser.add_argument("--partial-every", type=float, default=0.6, help="seconds between ASR partials")
+    parser.add_argument("--partial-every", type=float, default=1.0, help="seconds between ASR partials")
     parser.add_argument("--final-latency", type=float, default=0.3, help="ASR final after the VAD stop")
     parser.add_argument(
         "--horizon", type=float, default=3.0, help="a decision later than this is a missed end"
     )
     parser.add_argument("--per-item", action="store_true", help="include per-item results")
+    parser.add_argument(
+        "--interruption-sweep",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=None,
+        help="also score barge-in for these min_duration values, e.g. 0.1,0.3,0.5",
+    )
     parser.add_argument("--asr-cache", type=Path, default=None, help="JSON file caching Whisper decodes")
     args = parser.parse_args(argv)
     if not args.endpointing and not args.bargein:

@@ -38,7 +38,7 @@ TRAILING_INCOMPLETE = frozenset(
 """Words after which a turn almost never ends."""
 
 _ACKNOWLEDGEMENTS = (
-    "mmhmm mhm mm hmm uhhuh uh huh yeah yep yes yup ok okay right sure alright aha ah oh "
+    "mmhmm mhmm mhm mmm mm hmm hm uhhuh uh huh yeah yep yes yup ok okay right sure alright aha ah oh "
     "gotcha cool nice great true exactly indeed wow really i_see got_it"
 )
 BACKCHANNELS = frozenset(_ACKNOWLEDGEMENTS.split())
@@ -54,6 +54,11 @@ _TENS = frozenset(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "ei
 _PHONE_CONTEXT = re.compile(r"\b(phone|number|cell|mobile|call me|reach me|text me|extension|digits)\b")
 _EMAIL_CONTEXT = re.compile(r"\b(e-?mail|address)\b|@")
 _EMAIL_DOMAIN = re.compile(r"(@|\bat\b)\s*\S+\s*(\.|\bdot\b)\s*(com|org|net|edu|gov|io|co|uk|de|fr|info)\b")
+_DICTATION_OPENERS = {
+    "phone_number": {"number", "phone", "extension", "cell", "mobile"},
+    "email": {"email", "e-mail"},
+}
+_CUT_MARKS = ("...", "…", "-", "—", "–", ",", ":", ";")
 _SPELL_CONTEXT = re.compile(r"\b(spell|spelled|spelt|spelling|letters?)\b")
 _TOKEN = re.compile(r"[a-z0-9@.'\-]+")
 
@@ -65,8 +70,10 @@ class TranscriptCue(BaseModel):
 
     state: CueState
     reason: str = ""
-    """Which rule decided: trailing_word, unfinished_number, phone_number, email, spelling,
-    question, dictation_complete (empty when unknown)."""
+    """Which rule decided: trailing_word, trailing_punctuation, unfinished_number, phone_number,
+    email, spelling, question, dictation_complete (empty when unknown)."""
+    final: bool = False
+    """Judged on final text (a partial may lag the audio by a word or two)."""
 
 
 def words(text: str) -> list[str]:
@@ -103,9 +110,17 @@ def _trailing_run(tokens: list[str], pred: Callable[[str], bool]) -> int:
     return n
 
 
-def transcript_cues(text: str) -> TranscriptCue:
-    """Judge whether ``text`` (the caller's turn so far) sounds finished."""
-    raw = text.strip()
+def transcript_cues(text: str, *, final: bool = False) -> TranscriptCue:
+    """Judge whether ``text`` (the caller's turn so far) sounds finished.
+
+    ``final``: the text ends with a final transcript. Only then does trailing punctuation count
+    (recognizers end text cut mid-sentence with "...", "-" or ","; partials are always cut).
+    """
+    cue = _judge(text.strip(), final)
+    return cue.model_copy(update={"final": final}) if final else cue
+
+
+def _judge(raw: str, final: bool) -> TranscriptCue:
     lowered = raw.lower()
     tokens = words(raw)
     if not tokens:
@@ -135,8 +150,14 @@ def transcript_cues(text: str) -> TranscriptCue:
             return TranscriptCue(state="incomplete", reason="phone_number")
         return TranscriptCue(state="complete", reason="dictation_complete")
 
+    if last in _DICTATION_OPENERS["phone_number"] and _PHONE_CONTEXT.search(lowered):
+        return TranscriptCue(state="incomplete", reason="phone_number")
+    if last in _DICTATION_OPENERS["email"] and _EMAIL_CONTEXT.search(lowered):
+        return TranscriptCue(state="incomplete", reason="email")
     if last in TRAILING_INCOMPLETE and not raw.endswith(("?", "!")):
         return TranscriptCue(state="incomplete", reason="trailing_word")
+    if final and raw.endswith(_CUT_MARKS):
+        return TranscriptCue(state="incomplete", reason="trailing_punctuation")
     if raw.endswith("?"):
         return TranscriptCue(state="complete", reason="question")
     return TranscriptCue(state="unknown")

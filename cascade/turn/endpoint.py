@@ -4,8 +4,9 @@
 transcript cues into a delay after the caller's speech end:
 
 * complete by audio and no unfinished-transcript cue: ``min_delay`` (answer fast);
-* dictation in progress (phone number, email, spelling) or a trailing "and/the" that the audio
-  model is not sure about: ``max_delay`` (wait through the pause);
+* dictation in progress (phone number, email, spelling), or final text ending with "and/the" or
+  a cut mark ("...", "-", ","): ``max_delay`` (wait through the pause); an unfinished-looking
+  *partial* is overruled by a very confident audio model, because partials lag the audio;
 * audio says incomplete, transcript says nothing: between ``uncertain_delay`` and ``max_delay``,
   longer the surer the model is that the caller is not done;
 * audio says incomplete but the transcript ends with a question: halfway to ``uncertain_delay``.
@@ -36,7 +37,12 @@ def decide(probability: float | None, cue: TranscriptCue, opts: EndpointingOptio
     """The silence to wait after the caller's speech end before taking the turn."""
     p = probability
     incomplete_cue = opts.use_transcript_cues and cue.state == "incomplete"
-    if incomplete_cue and (cue.reason in _DICTATION or p is None or p < opts.confident_threshold):
+    # a very confident audio model overrules an unfinished-looking *partial* (it lags the audio),
+    # never dictation and never a final transcript
+    overruled = (
+        not cue.final and cue.reason not in _DICTATION and p is not None and p >= opts.confident_threshold
+    )
+    if incomplete_cue and not overruled:
         return EndpointDecision(delay=opts.max_delay, reason=f"cue:{cue.reason}", likely_complete=False)
     if p is None:
         if opts.use_transcript_cues and cue.state == "complete":

@@ -51,7 +51,7 @@ from cascade.frames import (
     UserAudioFrame,
 )
 from cascade.stage import Stage, run_sync_cancellable
-from cascade.turn.cues import is_backchannel, transcript_cues, words
+from cascade.turn.cues import TranscriptCue, is_backchannel, transcript_cues, words
 from cascade.turn.echo import ENVELOPE_HOP, EchoGate, EchoVerdict, envelope_db, is_echo_text
 from cascade.turn.endpoint import EndpointDecision, decide
 from cascade.turn.features import SAMPLE_RATE
@@ -302,7 +302,7 @@ class TurnTaker(Stage):
         if barge_in:
             self._overlap = None
         probability = await self._turn_probability(self.clock.now())
-        cue = transcript_cues(self._turn_text())
+        cue = self._cues()
         decision = decide(probability, cue, self.options.endpointing)
         pending = _Pending(
             speech_end=frame.pts,
@@ -318,6 +318,11 @@ class TurnTaker(Stage):
         log.debug("speech end %.2f: p=%s cue=%s -> %s", frame.pts, probability, cue.reason, decision)
 
     # --- transcripts -----------------------------------------------------------------------
+
+    def _cues(self) -> TranscriptCue:
+        # the text is final once the recognizer finalized the latest speech segment
+        final = self._final_since_stop and not self._speaking and not self._partial.strip()
+        return transcript_cues(self._turn_text(), final=final)
 
     def _turn_text(self) -> str:
         return " ".join(t for t in [*self._finals, self._partial] if t.strip()).strip()
@@ -363,7 +368,7 @@ class TurnTaker(Stage):
 
     def _redecide(self, pending: _Pending) -> None:
         """New transcript while waiting: the cues may shorten or lengthen the wait."""
-        cue = transcript_cues(self._turn_text())
+        cue = self._cues()
         pending.decision = decide(pending.probability, cue, self.options.endpointing)
         pending.deadline = pending.speech_end + pending.decision.delay
         self._wake.set()

@@ -161,3 +161,28 @@ async def test_echo_of_the_bot_does_not_interrupt_but_the_caller_does(double_tal
         assert result.interrupts == [] and ends(result.frames) == []
         assert turn.stats["echo_frames"] > 50
     assert isinstance(result.events[0], BotSpeechStarted)
+
+
+async def test_speaking_again_before_the_reply_plays_makes_it_stale() -> None:
+    spans = [(0.5, 1.5), (2.5, 3.5)]
+    frames = timeline(
+        caller_frames(5.0, spans),
+        vad(spans),
+        [partial(1.4, "What time is it"), final(1.8, "What time is it?")],
+        [partial(3.0, "in Tokyo I mean"), final(3.8, "In Tokyo, I mean.")],
+    )
+    result = await run_stages([taker()], frames)
+    first, second = ends(result.frames)
+    assert first.text == "What time is it" and second.text == "in Tokyo I mean"
+    assert [i.reason for i in result.interrupts] == ["barge-in"]
+    assert result.interrupts[0].pts == pytest.approx(3.0)
+
+
+async def test_our_backchannel_yields_to_the_caller() -> None:
+    def backchannel_plays(ctx: SessionContext) -> None:
+        ctx.broadcast(BotSpeechStarted(pts=1.0, response_id="backchannel-0"))
+
+    spans = [(1.1, 2.0)]
+    frames = timeline(caller_frames(3.0, spans), vad(spans))
+    result = await run_stages([taker()], frames, actions={1.0: backchannel_plays})
+    assert [(i.reason, i.pts) for i in result.interrupts] == [("backchannel-yield", pytest.approx(1.1))]

@@ -49,6 +49,17 @@ def test_transcript_cues(text: str, state: str, reason: str) -> None:
     assert (cue.state, cue.reason) == (state, reason)
 
 
+@pytest.mark.parametrize("text", ["If this is correct,", "Please wait while I connect...", "It came to 200-"])
+def test_cut_marks_count_on_final_text_only(text: str) -> None:
+    assert transcript_cues(text, final=True).reason == "trailing_punctuation"
+    assert transcript_cues(text, final=False).state == "unknown"
+
+
+@pytest.mark.parametrize("text", ["My phone number.", "You can call me at my cell", "my email"])
+def test_a_dictation_is_announced(text: str) -> None:
+    assert transcript_cues(text, final=True).state == "incomplete"
+
+
 @pytest.mark.parametrize(
     "text", ["mm-hmm", "Mm-hmm.", "yeah", "Yeah, right.", "okay I see", "uh-huh", "Got it."]
 )
@@ -73,6 +84,8 @@ def test_endpoint_rule_orders_the_waits() -> None:
     low, lower = decide(0.4, unknown, opts).delay, decide(0.05, unknown, opts).delay
     assert opts.uncertain_delay < low < lower <= opts.max_delay
     assert decide(None, unknown, opts).delay == opts.uncertain_delay
+    final_trailing = transcript_cues("I would like a pizza and", final=True)
+    assert decide(0.95, final_trailing, opts).delay == opts.max_delay  # final text is not lagging
     no_cues = EndpointingOptions(use_transcript_cues=False)
     assert decide(0.6, trailing, no_cues).delay == no_cues.min_delay
 
