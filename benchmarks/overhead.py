@@ -243,6 +243,21 @@ async def w4_first_frame() -> float:
     return sink.received_at[0] - started
 
 
+def w0_frames(count: int = 20000) -> dict[str, float]:
+    """Cost of the hot path's frame operations (validated construction, isinstance dispatch)."""
+    started = time.perf_counter()
+    for i in range(count):
+        UserAudioFrame(pts=i * 0.02, pcm=PCM)
+    build = (time.perf_counter() - started) / count
+    frame = UserAudioFrame(pcm=PCM)
+    types = (EndOfTurn, LLMTextDelta, UserAudioFrame)
+    started = time.perf_counter()
+    for _ in range(count):
+        isinstance(frame, types)
+    check = (time.perf_counter() - started) / count
+    return {"audio_frame_build_us": round(build * 1e6, 2), "type_dispatch_us": round(check * 1e6, 3)}
+
+
 def machine() -> dict[str, object]:
     cpu = platform.processor()
     try:
@@ -264,6 +279,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     return {
         "benchmark": "overhead",
         "machine": machine(),
+        "w0_frames": w0_frames(),
         "w1_chain": await w1(frames),
         "w2_interrupt": await w2(10 if args.quick else 50),
         "w3_memory": await w3(20 if args.quick else 200, 10 if args.quick else 50),

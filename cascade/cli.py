@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 import cascade
+from cascade.agent.talk import talk
 from cascade.llm.cli import app as llm_app
 from cascade.prepare import prepare_all
 from cascade.transports.sip.cli import phone_app
@@ -15,9 +16,10 @@ from cascade.transports.webrtc_cli import demo as _webrtc_demo
 from cascade.tts.cli import app as tts_app
 
 app = typer.Typer(help="cascade: real-time voice agents.", no_args_is_help=True)
-app.add_typer(llm_app, name="llm")
-app.add_typer(tts_app, name="tts")
 app.add_typer(phone_app, name="phone")
+app.command("talk")(talk)
+app.add_typer(tts_app, name="tts")
+app.add_typer(llm_app, name="llm")
 app.command("demo")(_webrtc_demo)
 
 

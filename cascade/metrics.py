@@ -35,6 +35,7 @@ TURN_EVENTS: tuple[TurnEvent, ...] = (
     "first_audio_out",
 )
 _LATEST_WINS = frozenset({"user_speech_end", "final_transcript"})
+_REPLY_MARKS = ("end_of_turn", "llm_first_token", "first_tts_audio", "first_audio_out")
 
 log = logging.getLogger("cascade.metrics")
 
@@ -119,16 +120,24 @@ class MetricsCollector:
             self._finish(turn)
 
     def mark_interrupted(self) -> None:
-        """The bot's answer to the current turn was interrupted."""
-        if self._current is not None:
+        """An interrupt: the current turn's answer was cut off if any of it had been played."""
+        if self._current is not None and self._current.first_audio_out is not None:
             self._current.interrupted = True
 
     def count_wasted_generation(self) -> None:
-        """A speculative (preemptive) LLM generation was discarded."""
-        if self._current is None:
-            self._current = TurnTimeline(turn=len(self.timelines))
-            self.timelines.append(self._current)
-        self._current.preemptive_wasted += 1
+        """A speculative (preemptive) LLM generation was discarded.
+
+        If none of it was played, the turn goes on: its reply-side marks are cleared so the reply
+        that follows is measured from the same caller speech end.
+        """
+        turn = self._current
+        if turn is None:
+            turn = self._current = TurnTimeline(turn=len(self.timelines))
+            self.timelines.append(turn)
+        turn.preemptive_wasted += 1
+        if turn.first_audio_out is None:
+            for mark in _REPLY_MARKS:
+                setattr(turn, mark, None)
 
     def close(self) -> None:
         """Finish the open turn (end of session)."""

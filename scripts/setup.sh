@@ -27,7 +27,7 @@ packages() { grep -v '^\s*#' "$1" | tr -s ' \n' ' '; }
 # shellcheck disable=SC2046
 apt_install $(packages scripts/apt-run.txt)
 extras=all
-[ "$MODE" = test ] && extras=all,dev
+[ "$MODE" = test ] && extras=all,dev,piper  # Piper (GPL) only for its tests
 say "pip: cascade-voice[$extras]"
 python3 -m pip install -q --disable-pip-version-check -e ".[$extras]" 2>&1 | grep -v "Running pip as the 'root' user" || true
 python3 -m cascade.prepare

@@ -113,3 +113,30 @@ def test_opentelemetry_observer_emits_a_span_per_turn() -> None:
     assert span.name == "cascade.turn"
     assert span.events[0].name == "user_speech_end"
     assert span.end_time - span.start_time == pytest.approx(0.4e9, rel=1e-3)
+
+
+def test_discarded_preemptive_reply_keeps_measuring_the_same_turn() -> None:
+    metrics = MetricsCollector()
+    metrics.mark("user_speech_end", 1.0)
+    metrics.mark("end_of_turn", 1.1)  # preemptive
+    metrics.mark("llm_first_token", 1.3)
+    metrics.count_wasted_generation()  # the final text differed: thrown away before any audio
+    metrics.mark_interrupted()
+    metrics.mark("user_speech_end", 1.0)
+    metrics.mark("end_of_turn", 1.4)
+    metrics.mark("llm_first_token", 1.6)
+    metrics.mark("first_audio_out", 1.9)
+    (turn,) = metrics.timelines
+    assert turn.preemptive_wasted == 1 and not turn.interrupted
+    assert turn.end_of_turn == 1.4 and turn.voice_to_voice == pytest.approx(0.9)
+
+
+def test_interrupt_flags_a_turn_only_once_its_answer_was_heard() -> None:
+    metrics = MetricsCollector()
+    metrics.mark("user_speech_end", 1.0)
+    metrics.mark("end_of_turn", 1.1)
+    metrics.mark_interrupted()
+    assert metrics.current is not None and not metrics.current.interrupted
+    metrics.mark("first_audio_out", 1.5)
+    metrics.mark_interrupted()
+    assert metrics.timelines[0].interrupted

@@ -1,0 +1,229 @@
+"""VoiceAgent: the default pipeline (VAD → ASR → turn-taking → LLM → TTS) from one config.
+
+>>> agent = VoiceAgent(AgentConfig(llm=LLMSettings(system_prompt="You run a bakery.")))
+>>> await agent.run(FileTransport("question.wav", "out/reply.wav"))
+
+Models are loaded once per agent and shared by every session it runs (one process can serve
+many WebRTC or phone sessions); each session gets fresh stages and its own conversation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from cascade.agent.config import AgentConfig
+from cascade.clock import Clock
+from cascade.frames import TextToSpeak
+from cascade.llm.chat import ChatLLM, ChatLLMOptions
+from cascade.llm.context import ContextOptions
+from cascade.llm.server import ServerOptions
+from cascade.llm.tools import Tool, ToolFunction
+from cascade.metrics import MetricsCollector
+from cascade.pipeline import Pipeline
+from cascade.session import SessionContext
+from cascade.stage import Stage
+from cascade.transports.base import Transport
+
+log = logging.getLogger("cascade.agent")
+
+
+class AgentError(RuntimeError):
+    """The agent could not be built from its configuration (the message says what to fix)."""
+
+
+def load_tool(spec: str) -> Tool | ToolFunction:
+    """Import a tool given as ``"package.module:function"``."""
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise AgentError(f"tool {spec!r} must look like 'package.module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise AgentError(f"cannot import tool module {module_name!r}: {exc}") from exc
+    tool = getattr(module, attr, None)
+    if tool is None:
+        raise AgentError(f"module {module_name!r} has no tool {attr!r}")
+    return tool  # type: ignore[no-any-return]
+
+
+def read_knowledge(paths: Sequence[Path], inline: str) -> str:
+    """Concatenate the knowledge files (with their names as headings) and the inline text."""
+    parts = []
+    for path in paths:
+        if not path.is_file():
+            raise AgentError(f"knowledge file not found: {path}")
+        parts.append(f"## {path.name}\n{path.read_text().strip()}")
+    if inline.strip():
+        parts.append(inline.strip())
+    return "\n\n".join(parts)
+
+
+class Greeter(Stage):
+    """Says the configured greeting once, when the session starts."""
+
+    outputs = (TextToSpeak,)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(name="Greeter")
+        self.text = text
+
+    async def start(self) -> None:
+        """Queue the greeting (spoken as soon as the TTS is ready)."""
+        self.spawn(self.emit, TextToSpeak(pts=self.clock.now(), text=self.text, response_id="greeting"))
+
+
+class VoiceAgent:
+    """Builds and runs the default voice pipeline from an :class:`AgentConfig`.
+
+    ``tools`` adds Python tools to those named in ``config.llm.tools``.
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig | None = None,
+        *,
+        tools: Sequence[Tool | ToolFunction] = (),
+    ) -> None:
+        self.config = config or AgentConfig()
+        self.tools = [*(load_tool(spec) for spec in self.config.llm.tools), *tools]
+        self.knowledge = read_knowledge(self.config.llm.knowledge, self.config.llm.knowledge_text)
+        self._shared: dict[str, Any] = {}
+
+    # --- models shared by every session -----------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Load every model once (and start the embedded LLM server if none is configured)."""
+        await anyio.to_thread.run_sync(self._load_models)
+        if self.config.llm.base_url is None:
+            from cascade.llm.server import get_or_start_server
+
+            server = await anyio.to_thread.run_sync(get_or_start_server, self._server_options())
+            self._shared["llm_server"] = server
+
+    def _load_models(self) -> None:
+        from cascade.asr.engine import WhisperEngine
+        from cascade.tts.hibari import HibariEngine
+
+        cfg = self.config
+        if "asr" not in self._shared:
+            asr = WhisperEngine(cfg.asr)
+            _ = asr.loaded  # load now, not on the caller's first words
+            self._shared["asr"] = asr
+        if cfg.tts.engine == "hibari" and "tts" not in self._shared:
+            tts = HibariEngine(cfg.tts.voice or "heart")
+            tts.load()  # the stage warms it up once, at its first session's start
+            self._shared["tts"] = tts
+
+    def _server_options(self) -> ServerOptions:
+        return ServerOptions(port=self.config.llm.server_port)
+
+    @property
+    def llm_base_url(self) -> str | None:
+        """The LLM endpoint sessions use (the embedded server's once prepared)."""
+        server = self._shared.get("llm_server")
+        return server.base_url if server is not None else self.config.llm.base_url
+
+    def llm_endpoint(self) -> tuple[str, str]:
+        """``(base_url, model)`` of the LLM after :meth:`prepare` (for tools and benchmarks)."""
+        server = self._shared.get("llm_server")
+        base_url = self.llm_base_url
+        model = self.config.llm.model or (server.model_name if server is not None else None)
+        if base_url is None or model is None:
+            raise AgentError("the LLM endpoint is known after prepare() (or set llm.base_url and llm.model)")
+        return base_url, model
+
+    def shared_models(self) -> dict[str, Any]:
+        """The loaded models shared by sessions (``asr``, ``tts``) after :meth:`prepare`."""
+        return dict(self._shared)
+
+    # --- one session ---------------------------------------------------------------------------
+
+    def pipeline(self, *, extra_tools: Sequence[Tool] = (), keypad: bool = False) -> Pipeline:
+        """Fresh stages for one session, sharing the loaded models.
+
+        ``extra_tools`` are added for this session only (e.g. a phone call's hang-up and
+        transfer); ``keypad`` turns DTMF key presses into caller turns.
+        """
+        from cascade.asr.stage import WhisperASR
+        from cascade.turn.taker import TurnTaker
+        from cascade.turn.vad import SileroVAD
+
+        cfg = self.config
+        stages: list[Stage] = []
+        if cfg.greeting:
+            stages.append(Greeter(cfg.greeting))
+        stages += [
+            SileroVAD(cfg.vad),
+            WhisperASR(cfg.asr, streaming=cfg.streaming, engine=self._shared.get("asr")),
+            TurnTaker(cfg.turn),
+        ]
+        if keypad:
+            from cascade.agent.phone import KeypadInput
+
+            stages.append(KeypadInput())
+        stages += [self._llm_stage(extra_tools), self._tts_stage()]
+        return Pipeline(stages, name="VoiceAgent")
+
+    def _llm_stage(self, extra_tools: Sequence[Tool] = ()) -> ChatLLM:
+        cfg = self.config.llm
+        server = self._shared.get("llm_server")
+        options = ChatLLMOptions(
+            base_url=self.llm_base_url,
+            api_key=cfg.api_key,
+            model=cfg.model or (server.model_name if server is not None else None),
+            temperature=cfg.temperature,
+            max_tokens=cfg.max_tokens,
+            context=ContextOptions(system_prompt=cfg.system_prompt, knowledge=self.knowledge),
+            server=self._server_options(),
+        )
+        return ChatLLM(options, tools=[*self.tools, *extra_tools])
+
+    def _tts_stage(self) -> Stage:
+        cfg, rate = self.config.tts, self.config.sample_rate
+        if cfg.engine == "hibari":
+            from cascade.tts.hibari import HibariOptions, HibariTTS
+
+            hibari = HibariOptions(sample_rate=rate, voice=cfg.voice, speed=cfg.speed)
+            return HibariTTS(hibari, engine=self._shared.get("tts"))
+        if cfg.engine == "piper":
+            from cascade.tts.piper import PiperOptions, PiperTTS
+
+            return PiperTTS(PiperOptions(sample_rate=rate, voice=cfg.voice, speed=cfg.speed))
+        from cascade.tts.openai_speech import OpenAISpeechOptions, OpenAISpeechTTS
+
+        if not cfg.base_url:
+            raise AgentError("tts.engine = 'openai' needs tts.base_url (the speech server's /v1 URL)")
+        voice = {"voice": cfg.voice} if cfg.voice else {}
+        options = OpenAISpeechOptions(
+            sample_rate=rate,
+            base_url=cfg.base_url,
+            model=cfg.model,
+            api_key=cfg.api_key,
+            speed=cfg.speed,
+            **voice,
+        )
+        return OpenAISpeechTTS(options)
+
+    async def run(
+        self,
+        transport: Transport,
+        *,
+        clock: Clock | None = None,
+        metrics: MetricsCollector | None = None,
+    ) -> SessionContext:
+        """Run one session on ``transport`` (preparing the models first if needed)."""
+        if "asr" not in self._shared:
+            await self.prepare()
+        return await self.pipeline().run(transport, clock=clock, metrics=metrics)
+
+    def stop_server(self) -> None:
+        """Stop the embedded LLM server if this agent started it."""
+        server = self._shared.pop("llm_server", None)
+        if server is not None:
+            server.stop()

@@ -1,0 +1,79 @@
+"""AgentConfig: file, environment and overrides; clear errors for bad config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cascade.agent import AgentConfig, AgentError, VoiceAgent
+from cascade.agent.agent import load_tool, read_knowledge
+from cascade.agent.config import ConfigError
+
+
+def test_defaults_are_the_embedded_stack() -> None:
+    config = AgentConfig()
+    assert config.llm.base_url is None and config.asr.model == "tiny.en" and config.tts.engine == "hibari"
+
+
+def test_precedence_overrides_beat_environment_beat_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(
+        '[llm]\nbase_url = "http://file:8000/v1"\nmodel = "from-file"\nsystem_prompt = "file prompt"\n'
+        '[asr]\nmodel = "base"\n'
+    )
+    monkeypatch.setenv("CASCADE_LLM__MODEL", "from-env")
+    monkeypatch.setenv("CASCADE_TTS__ENGINE", "piper")
+    config = AgentConfig.load(path, **{"llm.base_url": "http://flag:9000/v1"})
+    assert config.llm.base_url == "http://flag:9000/v1"
+    assert config.llm.model == "from-env"
+    assert config.llm.system_prompt == "file prompt"
+    assert config.asr.model == "base"
+    assert config.tts.engine == "piper"
+
+
+def test_json_config_and_bad_files(tmp_path: Path) -> None:
+    good = tmp_path / "agent.json"
+    good.write_text('{"greeting": "Hello!", "turn": {"endpointing": {"max_delay": 3.0}}}')
+    config = AgentConfig.load(good)
+    assert config.greeting == "Hello!" and config.turn.endpointing.max_delay == 3.0
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[llm\nmodel = ")
+    with pytest.raises(ConfigError, match=r"broken\.toml"):
+        AgentConfig.load(broken)
+    with pytest.raises(ConfigError, match="not found"):
+        AgentConfig.load(tmp_path / "missing.toml")
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[llm]\nbase_ulr = 'x'\n")
+    with pytest.raises(ValueError, match="base_ulr"):
+        AgentConfig.load(typo)
+
+
+def test_tools_and_knowledge_errors_name_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(AgentError, match=r"package\.module:function"):
+        load_tool("no_colon")
+    with pytest.raises(AgentError, match="cannot import"):
+        load_tool("does.not.exist:fn")
+    with pytest.raises(AgentError, match="no tool 'nope'"):
+        load_tool("json:nope")
+    assert load_tool("json:dumps") is not None
+    with pytest.raises(AgentError, match="knowledge file not found"):
+        read_knowledge([tmp_path / "faq.md"], "")
+    faq = tmp_path / "faq.md"
+    faq.write_text("Open 9 to 5.")
+    assert read_knowledge([faq], "Closed Sundays.") == "## faq.md\nOpen 9 to 5.\n\nClosed Sundays."
+
+
+def test_agent_builds_a_type_checked_pipeline_without_loading_models() -> None:
+    agent = VoiceAgent(AgentConfig(greeting="Hi!", llm={"base_url": "http://127.0.0.1:9/v1", "model": "m"}))
+    pipeline = agent.pipeline()
+    names = [stage.name for stage in pipeline.stages]
+    assert names == ["Greeter", "SileroVAD", "WhisperASR", "TurnTaker", "ChatLLM", "HibariTTS"]
+
+
+def test_openai_tts_needs_a_url() -> None:
+    agent = VoiceAgent(AgentConfig(tts={"engine": "openai"}, llm={"base_url": "http://x/v1"}))
+    with pytest.raises(AgentError, match=r"tts\.base_url"):
+        agent.pipeline()
