@@ -35,6 +35,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -235,21 +236,41 @@ def silence_baseline(events: list[tuple[str, float, float]], silence: float, hor
     return None
 
 
+@dataclass
+class EndpointRun:
+    """One recording through VAD, recognizer and turn-taker."""
+
+    decided: float | None
+    """The first EndOfTurn that was not discarded (the bot took the turn)."""
+    first_any: float | None
+    """The first EndOfTurn, a later discarded preemptive one included."""
+    vad_events: list[tuple[str, float, float]]
+    wasted: int
+
+
 async def run_endpointing_item(
     item: dict[str, Any],
     whisper: Whisper,
     model: TimedModel | None,
     options: TurnOptions,
     args: argparse.Namespace,
-) -> tuple[float | None, list[tuple[str, float, float]], TurnTaker]:
+) -> EndpointRun:
     audio = load_audio(item["path"], RATE)
     recognizer = SegmentRecognizer(whisper, audio_key(audio), audio, args.partial_every, args.final_latency)
     turn = TurnTaker(options, model=model, offload=False)
     result = await run_stages(
         [SileroVAD(VADOptions(min_silence=args.vad_silence)), recognizer, turn], audio_frames(audio), tail=0.5
     )
-    ends = [f.pts for f in result.frames if isinstance(f, EndOfTurn)]
-    return (ends[0] if ends else None), recognizer.vad_events, turn
+    # a preemptive EndOfTurn discarded before the final transcript did not take the turn
+    discarded = {i.generation - 1 for i in result.interrupts if i.reason.startswith("preemptive-discarded")}
+    ends = [f for f in result.frames if isinstance(f, EndOfTurn)]
+    committed = [f.pts for f in ends if f.generation not in discarded]
+    return EndpointRun(
+        decided=committed[0] if committed else None,
+        first_any=ends[0].pts if ends else None,
+        vad_events=recognizer.vad_events,
+        wasted=turn.stats["preemptive_wasted"],
+    )
 
 
 def score_endpointing(
@@ -295,6 +316,7 @@ async def bench_endpointing(
         "vad_silence_0.8s": [],
     }
     per_item = []
+    speculative: list[tuple[dict[str, Any], float | None]] = []
     for item in items:
         row: dict[str, Any] = {
             "wav": item["wav"],
@@ -302,11 +324,13 @@ async def bench_endpointing(
             "pauses": item["pauses"],
         }
         for name, (model, options) in variants.items():
-            decided, events, turn = await run_endpointing_item(item, whisper, model, options, args)
-            results[name].append((item, decided))
-            row[name] = None if decided is None else round(decided, 3)
+            run = await run_endpointing_item(item, whisper, model, options, args)
+            results[name].append((item, run.decided))
+            row[name] = None if run.decided is None else round(run.decided, 3)
+            events = run.vad_events
             if name == "ours":
-                row["preemptive_wasted"] = turn.stats["preemptive_wasted"]
+                row["preemptive_wasted"] = run.wasted
+                speculative.append((item, run.first_any))
         horizon = item["end_of_speech"] + args.horizon
         for silence, name in ((0.5, "vad_silence_0.5s"), (0.8, "vad_silence_0.8s")):
             decided = silence_baseline(events, silence, horizon)
@@ -316,6 +340,9 @@ async def bench_endpointing(
     report: dict[str, Any] = {"manifest": str(path), "items": len(items), "items_with_pauses": with_pauses}
     for name, rows in {**results, **baselines}.items():
         report[name] = score_endpointing(rows, args.horizon)
+    any_end = score_endpointing(speculative, args.horizon)
+    report["ours"]["false_cut_in_rate_incl_discarded_preemptive"] = any_end["false_cut_in_rate"]
+    report["ours"]["preemptive_wasted"] = sum(r.get("preemptive_wasted", 0) for r in per_item)
     if args.per_item:
         report["per_item"] = per_item
     return report

@@ -57,7 +57,9 @@ _EMAIL_DOMAIN = re.compile(r"(@|\bat\b)\s*\S+\s*(\.|\bdot\b)\s*(com|org|net|edu|
 _DICTATION_OPENERS = {
     "phone_number": {"number", "phone", "extension", "cell", "mobile"},
     "email": {"email", "e-mail"},
+    "spelling": {"spelled", "spelt", "spell", "spelling"},
 }
+"""Last words that announce a dictation ("my number is", "it's spelled")."""
 _CUT_MARKS = ("...", "…", "-", "—", "–", ",", ":", ";")
 _SPELL_CONTEXT = re.compile(r"\b(spell|spelled|spelt|spelling|letters?)\b")
 _TOKEN = re.compile(r"[a-z0-9@.'\-]+")
@@ -150,6 +152,8 @@ def _judge(raw: str, final: bool) -> TranscriptCue:
             return TranscriptCue(state="incomplete", reason="phone_number")
         return TranscriptCue(state="complete", reason="dictation_complete")
 
+    if last in _DICTATION_OPENERS["spelling"]:
+        return TranscriptCue(state="incomplete", reason="spelling")
     if last in _DICTATION_OPENERS["phone_number"] and _PHONE_CONTEXT.search(lowered):
         return TranscriptCue(state="incomplete", reason="phone_number")
     if last in _DICTATION_OPENERS["email"] and _EMAIL_CONTEXT.search(lowered):

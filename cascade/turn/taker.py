@@ -359,7 +359,11 @@ class TurnTaker(Stage):
             self._reply_in_flight = False
             self.interrupt("barge-in")
         pending = self._pending
-        if pending is None or (pending.barge_in and not self._has_words()):
+        if pending is None:
+            return
+        if pending.barge_in and not self._has_words():
+            if final and self._final_since_stop and pending.decided_at is None:
+                await self._end_turn(pending, reason="false_interruption")  # no words: resume now
             return
         if pending.decided_at is None:
             self._redecide(pending)
@@ -528,15 +532,16 @@ class TurnTaker(Stage):
         """The final transcript after the end was decided: confirm, correct or reopen the turn."""
         text = self._turn_text()
         preemptive = pending.preemptive_text
-        if preemptive is not None and _normalize(text) == _normalize(preemptive):
+        self._redecide(pending)
+        waiting = pending.deadline > self.clock.now()  # the final text shows the caller is not done
+        if preemptive is not None and not waiting and _normalize(text) == _normalize(preemptive):
             self._close_turn()  # the speculative reply answers the right text: keep it
             return
         if preemptive is not None:
-            self._discard_preemptive("text-changed")
+            self._discard_preemptive("text-incomplete" if waiting else "text-changed")
             pending.preemptive_text = None
-        self._redecide(pending)
-        if pending.deadline > self.clock.now():
-            pending.decided_at = None  # the final text shows the caller is not done: wait again
+        if waiting:
+            pending.decided_at = None
             return
         await self._emit_end_of_turn(pending, text, preemptive=False)
 

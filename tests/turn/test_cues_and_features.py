@@ -55,7 +55,9 @@ def test_cut_marks_count_on_final_text_only(text: str) -> None:
     assert transcript_cues(text, final=False).state == "unknown"
 
 
-@pytest.mark.parametrize("text", ["My phone number.", "You can call me at my cell", "my email"])
+@pytest.mark.parametrize(
+    "text", ["My phone number.", "You can call me at my cell", "my email", "My last name is spelled."]
+)
 def test_a_dictation_is_announced(text: str) -> None:
     assert transcript_cues(text, final=True).state == "incomplete"
 

@@ -177,3 +177,19 @@ async def test_backchannel_at_a_long_pause_never_over_the_caller() -> None:
     assert said[0].response_id.startswith("backchannel-")
     (eot,) = turns(result.frames)
     assert eot.text == "and then we went to the old harbour where we met Anna."
+
+
+async def test_preemptive_reply_is_discarded_when_the_final_text_is_unfinished() -> None:
+    spans = [(0.5, 1.5), (2.6, 3.4)]
+    frames = timeline(
+        caller_frames(6.0, spans),
+        vad(spans),
+        [partial(1.3, "I'd like to book a table"), final(2.0, "I'd like to book a table...")],
+        [partial(3.2, "for four people"), final(3.9, "for four people.")],
+    )
+    result = await run_stages([taker(0.95)], frames)
+    ends = turns(result.frames)
+    assert ends[0].preemptive and ends[0].text == "I'd like to book a table"
+    assert result.interrupts[0].reason == "preemptive-discarded:text-incomplete"
+    assert ends[-1].text == "I'd like to book a table... for four people"
+    assert ends[-1].pts > 3.4
