@@ -22,20 +22,25 @@ from pydantic import BaseModel, ConfigDict
 
 CueState = Literal["complete", "incomplete", "unknown"]
 
-_CONJUNCTIONS = "and but or nor so because cause since although though unless if whether than that which"
-_RELATIVES = "who whom whose where when while until before after as"
-_DETERMINERS = "the a an this these those my your our their his her its some any every each another no"
-_PREPOSITIONS = "to of in on at for with from by about into onto over under between through without like"
-_FILLERS = "um uh er erm ah hmm uhm"
-_SUBJECTS = "i we they he she i'm we're they're it's there's"
-_AUXILIARIES = "is are was were am be been being have has had do does did can could would should will shall"
-_MODALS = "may might must gonna wanna let's"
-TRAILING_INCOMPLETE = frozenset(
-    " ".join(
-        (_CONJUNCTIONS, _RELATIVES, _DETERMINERS, _PREPOSITIONS, _FILLERS, _SUBJECTS, _AUXILIARIES, _MODALS)
-    ).split()
+_STRONG = (
+    "and but or nor because cause although though unless if whether than "  # conjunctions
+    "the a an my your our their every each another "  # articles, determiners
+    "of to with from "  # prepositions that need an object
+    "um uh er erm uhm "  # hesitations
+    "i we they he she i'm we're they're let's gonna wanna"  # subjects without a verb
 )
-"""Words after which a turn almost never ends."""
+_WEAK = (
+    "so since that which who whom whose where when while until before after as "
+    "this these those some any his her its "
+    "in on at for by about into onto over under between through without like "
+    "ah hmm it's there's "
+    "is are was were am be been being have has had do does did can could would should will shall "
+    "may might must"
+)
+TRAILING_INCOMPLETE = frozenset(_STRONG.split())
+"""Words after which a turn almost never ends ("... and", "the", "um")."""
+TRAILING_WEAK = frozenset(_WEAK.split())
+"""Words that often end an unfinished turn but can end a finished one ("than he was", "come in")."""
 
 _ACKNOWLEDGEMENTS = (
     "mmhmm mhmm mhm mmm mm hmm hm uhhuh uh huh yeah yep yes yup ok okay right sure alright aha ah oh "
@@ -72,8 +77,9 @@ class TranscriptCue(BaseModel):
 
     state: CueState
     reason: str = ""
-    """Which rule decided: trailing_word, trailing_punctuation, unfinished_number, phone_number,
-    email, spelling, question, dictation_complete (empty when unknown)."""
+    """Which rule decided: trailing_word, trailing_word_weak, trailing_punctuation,
+    unfinished_number, phone_number, email, spelling, question, dictation_complete (empty when
+    unknown)."""
     final: bool = False
     """Judged on final text (a partial may lag the audio by a word or two)."""
 
@@ -160,6 +166,8 @@ def _judge(raw: str, final: bool) -> TranscriptCue:
         return TranscriptCue(state="incomplete", reason="email")
     if last in TRAILING_INCOMPLETE and not raw.endswith(("?", "!")):
         return TranscriptCue(state="incomplete", reason="trailing_word")
+    if last in TRAILING_WEAK and not raw.endswith(("?", "!")):
+        return TranscriptCue(state="incomplete", reason="trailing_word_weak")
     if final and raw.endswith(_CUT_MARKS):
         return TranscriptCue(state="incomplete", reason="trailing_punctuation")
     if raw.endswith("?"):

@@ -37,11 +37,11 @@ def decide(probability: float | None, cue: TranscriptCue, opts: EndpointingOptio
     """The silence to wait after the caller's speech end before taking the turn."""
     p = probability
     incomplete_cue = opts.use_transcript_cues and cue.state == "incomplete"
-    # a very confident audio model overrules an unfinished-looking *partial* (it lags the audio),
-    # never dictation and never a final transcript
-    overruled = (
-        not cue.final and cue.reason not in _DICTATION and p is not None and p >= opts.confident_threshold
-    )
+    # a very confident audio model overrules an unfinished-looking *partial* (it lags the audio)
+    # and weak trailing words ("than he was"); never dictation, never "and/the/um" in final text
+    lagging = not cue.final or cue.reason == "trailing_word_weak"
+    confident = p is not None and p >= opts.confident_threshold
+    overruled = lagging and confident and cue.reason not in _DICTATION
     if incomplete_cue and not overruled:
         return EndpointDecision(delay=opts.max_delay, reason=f"cue:{cue.reason}", likely_complete=False)
     if p is None:

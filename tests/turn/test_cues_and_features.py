@@ -88,6 +88,10 @@ def test_endpoint_rule_orders_the_waits() -> None:
     assert decide(None, unknown, opts).delay == opts.uncertain_delay
     final_trailing = transcript_cues("I would like a pizza and", final=True)
     assert decide(0.95, final_trailing, opts).delay == opts.max_delay  # final text is not lagging
+    final_weak = transcript_cues("more respectable than he was", final=True)
+    assert final_weak.reason == "trailing_word_weak"
+    assert decide(0.95, final_weak, opts).delay == opts.min_delay
+    assert decide(0.6, final_weak, opts).delay == opts.max_delay
     no_cues = EndpointingOptions(use_transcript_cues=False)
     assert decide(0.6, trailing, no_cues).delay == no_cues.min_delay
 
