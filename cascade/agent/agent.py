@@ -115,6 +115,12 @@ class VoiceAgent:
             asr = WhisperEngine(cfg.asr)
             _ = asr.loaded  # load now, not on the caller's first words
             self._shared["asr"] = asr
+        if "smart_turn" not in self._shared:
+            from cascade.turn.smart_turn import SmartTurnDetector
+
+            detector = SmartTurnDetector()
+            detector.load()
+            self._shared["smart_turn"] = detector
         if cfg.tts.engine == "hibari" and "tts" not in self._shared:
             tts = HibariEngine(cfg.tts.voice or "heart")
             tts.load()  # the stage warms it up once, at its first session's start
@@ -161,13 +167,15 @@ class VoiceAgent:
         stages += [
             SileroVAD(cfg.vad),
             WhisperASR(cfg.asr, streaming=cfg.streaming, engine=self._shared.get("asr")),
-            TurnTaker(cfg.turn),
         ]
+        turn = TurnTaker(cfg.turn, model=self._shared.get("smart_turn", "smart-turn"))
+        stages.append(turn)
         if keypad:
             from cascade.agent.phone import KeypadInput
 
             stages.append(KeypadInput())
-        stages += [self._llm_stage(extra_tools), self._tts_stage()]
+        # the monitor after the TTS tells the turn-taker what is being played (resume, echo)
+        stages += [self._llm_stage(extra_tools), self._tts_stage(), turn.playback_monitor()]
         return Pipeline(stages, name="VoiceAgent")
 
     def _llm_stage(self, extra_tools: Sequence[Tool] = ()) -> ChatLLM:
