@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import statistics
 import time
@@ -40,6 +38,7 @@ import anyio
 import jiwer
 import numpy as np
 import soundfile
+from machine_info import describe_machine as machine
 
 from cascade.asr import WhisperASR, WhisperEngine, WhisperOptions
 from cascade.audio import load_audio
@@ -203,25 +202,6 @@ async def stream_file(engine: WhisperEngine, audio: np.ndarray, rate: int) -> St
             result.lags.append(seen - word.end)
         partials = [(t, p) for t, p in partials if t > final_at]
     return result
-
-
-def machine() -> dict[str, Any]:
-    """Where the figures were measured."""
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 async def bench_model(model: str, items: list[dict[str, Any]], base: Path) -> dict[str, Any]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 from pathlib import Path
@@ -24,6 +22,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from machine_info import describe_machine as machine
 from naive_cascade import naive_pipeline
 
 from cascade.agent.agent import VoiceAgent
@@ -83,16 +82,6 @@ async def measure(make: Any, items: list[tuple[Path, str]], out: Path) -> list[T
         if first is not None:
             timelines.append(first)
     return timelines
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "gpu": None}
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 import uuid
@@ -28,6 +26,7 @@ from typing import Any
 
 import anyio
 import httpx
+from machine_info import describe_machine as machine
 from openai import AsyncOpenAI
 
 from cascade.clock import RealClock
@@ -44,16 +43,6 @@ SYSTEM = "You are a friendly voice assistant. Answer briefly."
 def get_weather(city: str) -> str:
     """Get the current weather for a city."""
     return f"It is sunny and 21 degrees Celsius in {city}."
-
-
-def machine() -> dict[str, Any]:
-    """What ran the benchmark."""
-    return {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "system": platform.platform(),
-    }
 
 
 async def run_turns(llm: ChatLLM, texts: list[str], gap: float = 0.0) -> list[Frame]:

@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 
 import anyio
+from machine_info import describe_machine as machine
 
 from cascade.frames import EndOfTurn, Frame, Interrupt, LLMTextDelta, UserAudioFrame
 from cascade.pipeline import run_session
@@ -256,22 +255,6 @@ def w0_frames(count: int = 20000) -> dict[str, float]:
         isinstance(frame, types)
     check = (time.perf_counter() - started) / count
     return {"audio_frame_build_us": round(build * 1e6, 2), "type_dispatch_us": round(check * 1e6, 3)}
-
-
-def machine() -> dict[str, object]:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "anyio": anyio.__version__ if hasattr(anyio, "__version__") else "4",
-    }
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:

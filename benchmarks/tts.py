@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import socket
 import statistics
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from machine_info import describe_machine as machine
 
 from cascade.clock import RealClock
 from cascade.frames import BotAudioFrame, Frame, LLMResponseEnded, LLMTextDelta
@@ -54,24 +53,6 @@ REPLIES = [
     "Great question! The warranty covers parts and labor for two years from the date of purchase.",
     "Of course. I will send a confirmation to your email address within the next few minutes.",
 ]
-
-
-def machine() -> dict[str, Any]:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg(),
-    }
 
 
 def load_manifest(path: Path | None) -> list[str]:

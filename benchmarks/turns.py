@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +39,7 @@ from typing import Any
 
 import anyio
 import numpy as np
+from machine_info import describe_machine as machine
 
 from cascade.audio import load_audio
 from cascade.frames import (
@@ -444,15 +443,6 @@ async def bench_bargein(
 
 
 # --- main ------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-    }
 
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:

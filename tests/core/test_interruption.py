@@ -18,33 +18,15 @@ from cascade.frames import (
 from cascade.session import SessionContext
 from cascade.testing import run_stages
 from cascade.testing.fakes import FakeASR, FakeLLM, FakeTTS, FakeTurnTaker
-from cascade.transports.playout import PlayoutSink
+from cascade.testing.sinks import PacedSink
 from tests.core.helpers import audio, speech
-
-
-class TickSink(PlayoutSink):
-    """Drains 20 ms of playout every 20 ms of session time; records when audio went out."""
-
-    def __init__(self) -> None:
-        super().__init__(16000)
-        self.played_at: list[float] = []
-
-    async def start(self) -> None:
-        self.spawn(self._tick, service=True)
-
-    async def _tick(self) -> None:
-        while True:
-            await self.clock.sleep(0.02)
-            if self.playout.read(320) is not None:
-                self.played_at.append(self.clock.now())
-
 
 LONG_REPLY = "This is a rather long answer that keeps going for many words so the caller can cut in."
 
 
 @pytest.mark.anyio
 async def test_barge_in_stops_playback_and_keeps_only_heard_text() -> None:
-    sink = TickSink()
+    sink = PacedSink()
     llm = FakeLLM(LONG_REPLY)
     # caller speaks 0.2-1.0 s, the bot answers ~1.4 s; caller barges in at 2.0 s
     frames = speech(0.2, 1.0, 2.0) + [audio(2.0 + i * 0.02, loud=True) for i in range(10)]
@@ -181,7 +163,7 @@ async def test_stale_reply_frames_queued_downstream_are_dropped() -> None:
 
 @pytest.mark.anyio
 async def test_flush_reports_partial_words_of_the_chunk_being_played() -> None:
-    sink = TickSink()
+    sink = PacedSink()
     frames: list[Frame] = [EndOfTurn(pts=0.0, text="q")]
     result = await run_stages(
         [FakeLLM("one two three four five six seven eight.", ttft=0.0), FakeTTS(word_seconds=0.2), sink],

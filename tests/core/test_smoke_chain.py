@@ -5,26 +5,14 @@ import pytest
 from cascade.frames import BotSpeechEnded, BotSpeechStarted
 from cascade.testing import run_stages
 from cascade.testing.fakes import FakeASR, FakeLLM, FakeTTS, FakeTurnTaker
-from cascade.transports.playout import PlayoutSink
+from cascade.testing.sinks import PacedSink
 from tests.core.helpers import speech
-
-
-class TickSink(PlayoutSink):
-    """Drains the playout every 20 ms of session time."""
-
-    async def start(self) -> None:
-        self.spawn(self._tick, service=True)
-
-    async def _tick(self) -> None:
-        while True:
-            await self.clock.sleep(0.02)
-            self.playout.read(320)
 
 
 @pytest.mark.anyio
 async def test_fake_chain_answers_and_measures_turn() -> None:
     result = await run_stages(
-        [FakeASR(["hello"]), FakeTurnTaker(), FakeLLM("Hi there."), FakeTTS(), TickSink(16000)],
+        [FakeASR(["hello"]), FakeTurnTaker(), FakeLLM("Hi there."), FakeTTS(), PacedSink()],
         speech(0.5, 1.5, 3.0),
     )
     assert [type(e) for e in result.events] == [BotSpeechStarted, BotSpeechEnded]

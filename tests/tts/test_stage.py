@@ -17,7 +17,7 @@ from cascade.frames import (
 )
 from cascade.stage import StageError
 from cascade.testing import run_stages
-from cascade.transports.playout import PlayoutSink
+from cascade.testing.sinks import PacedSink
 from cascade.tts.base import TTSOptions
 from cascade.tts.chunker import speakable_text
 from cascade.tts.hibari import HibariOptions, HibariTTS
@@ -49,18 +49,6 @@ def reply_frames(
 def audio_of(frames: list[Frame], generation: int | None = None) -> list[BotAudioFrame]:
     out = [f for f in frames if isinstance(f, BotAudioFrame)]
     return [f for f in out if generation is None or f.generation == generation]
-
-
-class TickSink(PlayoutSink):
-    """Plays bot audio in real-time steps of 20 ms of session time."""
-
-    async def start(self) -> None:
-        self.spawn(self._tick, service=True)
-
-    async def _tick(self) -> None:
-        while True:
-            await self.clock.sleep(0.02)
-            self.playout.read(320)
 
 
 @pytest.mark.anyio
@@ -124,7 +112,7 @@ async def test_interrupt_cancels_mid_sentence_and_keeps_what_was_heard() -> None
         *reply_frames(later, start=2.0, rid="r2", generation=1),
     ]
     result = await run_stages(
-        [tts, TickSink(16000)], frames, actions={1.2: lambda ctx: ctx.interrupt("barge-in")}
+        [tts, PacedSink()], frames, actions={1.2: lambda ctx: ctx.interrupt("barge-in")}
     )
     # the synthesis in flight stopped at the interrupt, within one frame
     assert tts.cancelled_at == [pytest.approx(1.2)]

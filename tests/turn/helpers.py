@@ -15,7 +15,6 @@ from cascade.frames import (
     SpeechStopped,
     UserAudioFrame,
 )
-from cascade.transports.playout import PlayoutSink
 
 RATE = 16000
 HOP = 0.02
@@ -108,21 +107,3 @@ def bot_reply_frames(
         )
     frames.append(BotAudioFrame(pts=start, pcm=b"", sample_rate=RATE, response_id=response_id, last=True))
     return frames
-
-
-class TickSink(PlayoutSink):
-    """A transport sink that plays bot audio in real (session) time, 20 ms per tick."""
-
-    def __init__(self) -> None:
-        super().__init__(RATE, name="TickSink")
-        self.played: list[tuple[float, bytes]] = []
-
-    async def start(self) -> None:
-        self.spawn(self._tick, service=True)
-
-    async def _tick(self) -> None:
-        while True:
-            await self.clock.sleep(HOP)
-            chunk = self.playout.read(round(HOP * RATE))
-            if chunk is not None:
-                self.played.append((self.clock.now(), chunk))

@@ -10,11 +10,11 @@ from cascade.frames import BotAudioFrame, BotSpeechEnded, BotSpeechStarted, EndO
 from cascade.session import SessionContext
 from cascade.testing import run_stages
 from cascade.testing.fakes import FakeTTS
+from cascade.testing.sinks import PacedSink
 from cascade.turn import TurnOptions, TurnTaker
 from cascade.turn.options import InterruptionOptions
 from tests.turn.helpers import (
     RATE,
-    TickSink,
     bot_reply_frames,
     caller_frames,
     final,
@@ -91,7 +91,7 @@ async def test_a_short_real_word_recognized_late_still_interrupts() -> None:
 
 def resume_chain(options: TurnOptions | None = None) -> tuple[TurnTaker, list[object]]:
     turn = taker(options)
-    return turn, [turn, FakeTTS(word_seconds=0.1), turn.playback_monitor(), TickSink()]
+    return turn, [turn, FakeTTS(word_seconds=0.1), turn.playback_monitor(), PacedSink()]
 
 
 @pytest.mark.parametrize("heard", [None, "yeah"])

@@ -13,11 +13,12 @@ from cascade.pipeline import run_session
 from cascade.session import SessionContext
 from cascade.testing import ListSource, run_stages
 from cascade.testing.fakes import FakeTTS
+from cascade.testing.sinks import PacedSink
 from cascade.turn import TurnTaker
 from cascade.turn.smart_turn import SmartTurnDetector
 from cascade.turn.vad import SileroVAD, VADOptions
 from tests.turn.conftest import ASTERISK, LIBRIVOX, longest_inner_gap, recording
-from tests.turn.helpers import RATE, TickSink, bot_reply_frames, final, timeline
+from tests.turn.helpers import RATE, bot_reply_frames, final, timeline
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ async def test_real_vad_barge_in_on_a_recording(smart_turn: SmartTurnDetector, c
     audio = np.concatenate([np.zeros(round(start * RATE), np.float32), clip, np.zeros(2 * RATE, np.float32)])
     reply = bot_reply_frames("one two three four five six seven eight nine ten eleven twelve", start=0.1)
     turn = TurnTaker(model=smart_turn, offload=False)
-    stages = [SileroVAD(), turn, FakeTTS(), turn.playback_monitor(), TickSink()]
+    stages = [SileroVAD(), turn, FakeTTS(), turn.playback_monitor(), PacedSink()]
     result = await run_stages(stages, timeline(reply, frames_of(audio)), tail=0.5)
     stopped = [e for e in result.events if isinstance(e, BotSpeechEnded) and e.interrupted]
     if caller == "request":
