@@ -35,6 +35,9 @@ class SessionContext:
         self.metrics = metrics or MetricsCollector()
         self.generation = 0
         """Current interruption generation; bumped by :meth:`interrupt`."""
+        self.playback_held = False
+        """True while a speculative reply is prepared: transports keep its audio buffered (see
+        :meth:`hold_playback`)."""
         self._listeners: list[_Listener] = []
 
     def register(self, listener: _Listener) -> None:
@@ -53,12 +56,22 @@ class SessionContext:
         and every stage (the transport included, which flushes playback) has the Interrupt queued.
         """
         self.generation += 1
+        self.playback_held = False
         frame = Interrupt(pts=self.clock.now(), generation=self.generation, reason=reason)
         log.debug("interrupt -> generation %d (%s)", self.generation, reason)
         self.metrics.mark_interrupted()
         for listener in list(self._listeners):
             listener.on_interrupt(frame)
         return frame
+
+    def hold_playback(self) -> None:
+        """Keep the bot's audio buffered, not played (a speculative reply before its turn is
+        confirmed). :meth:`release_playback` plays it; an interrupt discards it."""
+        self.playback_held = True
+
+    def release_playback(self) -> None:
+        """Play what :meth:`hold_playback` kept buffered."""
+        self.playback_held = False
 
     def broadcast(self, frame: Frame) -> None:
         """Deliver an event frame to every stage that listens for its type."""

@@ -11,8 +11,11 @@ stage. Subclasses declare what they handle and override a few hooks::
             assert isinstance(frame, FinalTranscript)
             await self.emit(frame.model_copy(update={"text": frame.text.upper()}))
 
-Frames of types not in ``inputs`` pass through unchanged. Interrupts and broadcast events arrive on
-a separate priority lane (:meth:`on_interrupt`, :meth:`on_event`).
+Frames of types not in ``inputs`` pass through unchanged. A stage forwards the frames it handles
+but does not transform away (caller audio, VAD events, transcripts, ``EndOfTurn``,
+``LLMResponseEnded``) so later stages and the transport see them too; new frames carry the
+generation of the frame that caused them. Interrupts and broadcast events arrive on a separate
+priority lane (:meth:`on_interrupt`, :meth:`on_event`).
 """
 
 from __future__ import annotations
@@ -201,7 +204,8 @@ class StageRuntime:
         if self.stage.interruptible and gen < self.ctx.generation:
             scope.cancel()
         self._work[scope] = gen
-        self._idle = anyio.Event()
+        if self._idle.is_set():  # idle -> busy: a fresh event (waiters of a busy one keep theirs)
+            self._idle = anyio.Event()
 
     def _leave(self, scope: anyio.CancelScope) -> None:
         self._work.pop(scope, None)

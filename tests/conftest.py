@@ -7,3 +7,7 @@ import pytest
 def anyio_backend() -> str:
     """Run async tests on asyncio (the backend cascade supports)."""
     return "asyncio"
+
+
+# the real embedded vLLM, once per test session, for every area's integration tests
+from tests.llm.conftest import vllm_server  # noqa: E402, F401

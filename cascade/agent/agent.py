@@ -193,28 +193,30 @@ class VoiceAgent:
         return ChatLLM(options, tools=[*self.tools, *extra_tools])
 
     def _tts_stage(self) -> Stage:
+        from cascade.tts.chunker import ChunkerOptions
+
         cfg, rate = self.config.tts, self.config.sample_rate
+        common: dict[str, Any] = {
+            "sample_rate": rate,
+            "speed": cfg.speed,
+            "chunker": ChunkerOptions(first_max_words=cfg.first_chunk_words),
+        }
         if cfg.engine == "hibari":
             from cascade.tts.hibari import HibariOptions, HibariTTS
 
-            hibari = HibariOptions(sample_rate=rate, voice=cfg.voice, speed=cfg.speed)
+            hibari = HibariOptions(voice=cfg.voice, **common)
             return HibariTTS(hibari, engine=self._shared.get("tts"))
         if cfg.engine == "piper":
             from cascade.tts.piper import PiperOptions, PiperTTS
 
-            return PiperTTS(PiperOptions(sample_rate=rate, voice=cfg.voice, speed=cfg.speed))
+            return PiperTTS(PiperOptions(voice=cfg.voice, **common))
         from cascade.tts.openai_speech import OpenAISpeechOptions, OpenAISpeechTTS
 
         if not cfg.base_url:
             raise AgentError("tts.engine = 'openai' needs tts.base_url (the speech server's /v1 URL)")
         voice = {"voice": cfg.voice} if cfg.voice else {}
         options = OpenAISpeechOptions(
-            sample_rate=rate,
-            base_url=cfg.base_url,
-            model=cfg.model,
-            api_key=cfg.api_key,
-            speed=cfg.speed,
-            **voice,
+            base_url=cfg.base_url, model=cfg.model, api_key=cfg.api_key, **voice, **common
         )
         return OpenAISpeechTTS(options)
 

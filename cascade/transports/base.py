@@ -5,7 +5,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from cascade.clock import Clock
-from cascade.frames import EndOfStream
 from cascade.session import SessionContext
 from cascade.stage import FrameReceive, FrameSend, Stage, StageRuntime
 
@@ -48,6 +47,3 @@ class Transport(ABC):
     @abstractmethod
     def sink(self) -> Stage:
         """A fresh sink stage for one session (plays bot audio, reports what was heard)."""
-
-
-__all__ = ["EndOfStream", "Source", "Transport"]

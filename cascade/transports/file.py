@@ -75,8 +75,10 @@ class FileTransport(Transport):
         self.reply_timeout = reply_timeout
         self.gap = gap
         self.clock = clock
-        self.caller_track = np.zeros(0, dtype=np.int16)
-        self.bot_track = np.zeros(0, dtype=np.int16)
+        self._caller_chunks: list[np.ndarray] = []
+        self._bot = np.zeros(sample_rate * 60, dtype=np.int16)
+        """Bot track buffer, grown by doubling (``bot_end`` samples are in use)."""
+        self.bot_end = 0
         self.position = 0
         """Caller samples sent so far (the session's audio position)."""
         self.transcript: list[dict[str, Any]] = []
@@ -103,9 +105,26 @@ class FileTransport(Transport):
     def put_bot_audio(self, at_sample: int, samples: np.ndarray) -> None:
         """Place bot samples on the caller's timeline."""
         end = at_sample + len(samples)
-        if end > len(self.bot_track):
-            self.bot_track = np.concatenate([self.bot_track, np.zeros(end - len(self.bot_track), np.int16)])
-        self.bot_track[at_sample:end] = samples
+        if end > len(self._bot):
+            grown = np.zeros(max(end, 2 * len(self._bot)), np.int16)
+            grown[: self.bot_end] = self._bot[: self.bot_end]
+            self._bot = grown
+        self._bot[at_sample:end] = samples
+        self.bot_end = max(self.bot_end, end)
+
+    def add_caller_audio(self, samples: np.ndarray) -> None:
+        """Record a chunk of the caller's audio as sent."""
+        self._caller_chunks.append(samples)
+
+    @property
+    def caller_track(self) -> np.ndarray:
+        """The caller's audio as sent so far."""
+        return np.concatenate(self._caller_chunks) if self._caller_chunks else np.zeros(0, np.int16)
+
+    @property
+    def bot_track(self) -> np.ndarray:
+        """The bot's audio on the caller's timeline so far."""
+        return self._bot[: self.bot_end]
 
     def save(self) -> None:
         """Write the transcript JSON (cheap; called after every change)."""
@@ -126,9 +145,10 @@ class FileTransport(Transport):
         """Write the reply and conversation WAVs."""
         if self.reply_path is None or self.conversation_path is None:
             return
-        length = max(len(self.caller_track), len(self.bot_track))
-        bot = np.pad(self.bot_track, (0, length - len(self.bot_track)))
-        caller = np.pad(self.caller_track, (0, length - len(self.caller_track)))
+        caller_track, bot_track = self.caller_track, self.bot_track
+        length = max(len(caller_track), len(bot_track))
+        bot = np.pad(bot_track, (0, length - len(bot_track)))
+        caller = np.pad(caller_track, (0, length - len(caller_track)))
         write_wav(self.reply_path, bot, self.sample_rate)
         write_wav(self.conversation_path, np.stack([caller, bot], axis=1), self.sample_rate)
 
@@ -181,7 +201,7 @@ class FileSource(Source):
             await self.clock.sleep_until(pts)
         elif paced:
             await self.clock.sleep(len(chunk) / t.sample_rate)
-        t.caller_track = np.concatenate([t.caller_track, chunk])
+        t.add_caller_audio(chunk)
         t.position += len(chunk)
         frame = UserAudioFrame(
             pts=pts, generation=self.generation, pcm=chunk.tobytes(), sample_rate=t.sample_rate

@@ -68,8 +68,8 @@ class Playout:
         self._buffered += len(frame.pcm)
 
     def read(self, num_samples: int) -> bytes | None:
-        """Take up to ``num_samples`` of bot audio (zero-padded), or ``None`` when idle."""
-        if not self._segments:
+        """Take up to ``num_samples`` of bot audio (zero-padded), or ``None`` when idle or held."""
+        if not self._segments or self.ctx.playback_held:
             return None
         want = num_samples * 2
         out = bytearray()

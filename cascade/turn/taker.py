@@ -198,6 +198,7 @@ class TurnTaker(Stage):
             await self._end_turn(pending, reason="end_of_stream")
         elif pending is not None and pending.decided_at is not None and pending.preemptive_text is None:
             await self._emit_end_of_turn(pending, self._turn_text(), preemptive=False)
+        self.ctx.release_playback()  # a speculative reply still held stands: let it play out
 
     # --- frames ----------------------------------------------------------------------------
 
@@ -494,6 +495,7 @@ class TurnTaker(Stage):
             if pending.preemptive_text is None:
                 await self._emit_end_of_turn(pending, self._turn_text(), preemptive=False)
             else:
+                self.ctx.release_playback()
                 self._close_turn()  # no final came: the preemptive text stands
 
     # --- ending turns ----------------------------------------------------------------------
@@ -521,11 +523,13 @@ class TurnTaker(Stage):
         prob = pending.probability
         opts = self.options.preemptive
         likely = pending.decision.likely_complete and (prob is None or prob >= opts.min_probability)
-        if opts.enabled and likely and self._segment_heard:
+        cut_short = text.rstrip().endswith("-")  # the recognizer marks a word it has not finished
+        if opts.enabled and likely and self._segment_heard and not cut_short:
             pending.preemptive_text = text
             self.stats["preemptive"] += 1
             self._reply_in_flight = True
             self._mark(pending)
+            self.ctx.hold_playback()  # prepare the reply, play it only once the turn is confirmed
             await self.emit(self._end_of_turn_frame(pending, text, preemptive=True))
 
     async def _final_after_decision(self, pending: _Pending) -> None:
@@ -535,6 +539,7 @@ class TurnTaker(Stage):
         self._redecide(pending)
         waiting = pending.deadline > self.clock.now()  # the final text shows the caller is not done
         if preemptive is not None and not waiting and _normalize(text) == _normalize(preemptive):
+            self.ctx.release_playback()
             self._close_turn()  # the speculative reply answers the right text: keep it
             return
         if preemptive is not None:

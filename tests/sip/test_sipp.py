@@ -473,3 +473,30 @@ async def test_shutdown_says_goodbye(
         assert bridge.finished and not bridge.finished[0].error
 
     await no_leaks(body)
+
+
+async def test_the_embedded_agent_answers_a_phone_call(
+    tmp_path: Path, question_pcap: tuple[Path, float], whisper: Any, no_leaks: Check, vllm_server: Any
+) -> None:
+    """`cascade phone`'s default factory: the real agent (VAD, Whisper, turn-taking, vLLM, hibari)."""
+    from cascade.agent.phone import phone_agent, phone_pipeline
+
+    await phone_agent()  # load the models before the call (the bridge does it at start-up too)
+    pcap, speech_end = question_pcap
+
+    async def body() -> None:
+        with RtpRecorder() as recorder:
+            async with running_bridge(phone_pipeline) as bridge:
+                scenario = question_scenario(str(pcap), recorder.port, int(speech_end * 1000) + 9000)
+                await run_sipp(scenario, bridge.port, tmp_path)
+                await wait_until(lambda: bool(bridge.finished), 5)
+            stream = recorder.stream()
+        record = bridge.finished[0]
+        assert record.end_reason == "caller hung up" and not record.error
+        reply = stream.audio()
+        assert rms(reply) > 0.01, "the caller heard only silence"
+        first_voice = stream.first_voice_time()
+        assert first_voice is not None and first_voice > audio_start(tmp_path) + speech_end
+        assert transcribe(whisper, reply).strip(), "the reply should be speech"
+
+    await no_leaks(body)

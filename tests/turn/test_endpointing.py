@@ -7,8 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from cascade.frames import EndOfTurn, Frame, TextToSpeak
+from cascade.frames import BotSpeechEnded, EndOfTurn, Frame, TextToSpeak
+from cascade.stage import Stage
 from cascade.testing import run_stages
+from cascade.testing.fakes import FakeLLM, FakeTTS
+from cascade.testing.sinks import PacedSink
 from cascade.turn import TurnOptions, TurnTaker
 from cascade.turn.options import BackchannelOptions, EndpointingOptions, PreemptiveOptions
 from tests.turn.helpers import caller_frames, final, partial, timeline, vad
@@ -193,3 +196,38 @@ async def test_preemptive_reply_is_discarded_when_the_final_text_is_unfinished()
     assert result.interrupts[0].reason == "preemptive-discarded:text-incomplete"
     assert ends[-1].text == "I'd like to book a table... for four people"
     assert ends[-1].pts > 3.4
+
+
+def speaking_chain(turn: TurnTaker) -> tuple[PacedSink, list[Stage]]:
+    sink = PacedSink()
+    return sink, [turn, FakeLLM("Sure, one pizza.", ttft=0.05), FakeTTS(latency=0.01), sink]
+
+
+async def test_a_kept_preemptive_reply_is_heard_only_once_the_turn_is_confirmed() -> None:
+    frames = timeline(
+        caller_frames(4.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.5)]),
+        [partial(1.6, "I would like a pizza"), final(1.9, "I would like a pizza.")],
+    )
+    sink, chain = speaking_chain(taker(0.93))
+    result = await run_stages(chain, frames)
+    assert result.interrupts == []
+    (turn,) = result.timelines
+    assert turn.end_of_turn is not None and turn.end_of_turn < 1.8  # decided (speculatively) early
+    # the reply was ready before 1.9 s but held until the final transcript confirmed the text
+    assert sink.played_at and min(sink.played_at) >= 1.9
+    assert turn.first_audio_out is not None and turn.first_audio_out >= 1.9
+
+
+async def test_a_discarded_preemptive_reply_is_never_heard() -> None:
+    frames = timeline(
+        caller_frames(5.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.5)]),
+        [partial(1.4, "I want the red one"), final(2.4, "I want the bread one.")],
+    )
+    sink, chain = speaking_chain(taker(0.9))
+    result = await run_stages(chain, frames)
+    assert [i.reason for i in result.interrupts] == ["preemptive-discarded:text-changed"]
+    assert sink.played_at and min(sink.played_at) >= 2.4
+    heard = [e for e in result.events if isinstance(e, BotSpeechEnded)]
+    assert len(heard) == 1 and not heard[0].interrupted  # only the corrected reply played

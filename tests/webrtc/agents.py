@@ -27,3 +27,26 @@ def scripted() -> Pipeline:
             FakeTTS(word_seconds=0.2),
         ]
     )
+
+
+class RealStack:
+    """The embedded default agent (Silero VAD, Whisper, Smart Turn, TurnTaker, hibari) with a
+    scripted OpenAI-compatible LLM server, so the browser test runs real turn-taking and barge-in
+    inside its network namespace (which cannot reach the vLLM server on the host's loopback).
+    """
+
+    def __init__(self) -> None:
+        from cascade.agent import AgentConfig, LLMSettings, VoiceAgent
+        from cascade.testing.fake_openai import FakeOpenAI, Reply
+
+        self.llm = FakeOpenAI(default=Reply(text=REPLY, chunk_delay=0.03)).__enter__()
+        settings = LLMSettings(base_url=self.llm.base_url, model=self.llm.model)
+        self.agent = VoiceAgent(AgentConfig(llm=settings))
+
+    async def prepare(self) -> None:
+        """Load the models once."""
+        await self.agent.prepare()
+
+    def pipeline(self) -> Pipeline:
+        """A fresh pipeline for one call."""
+        return self.agent.pipeline()
