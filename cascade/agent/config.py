@@ -89,6 +89,9 @@ class AgentConfig(BaseSettings):
     """The pipeline's audio rate (transports convert to and from it)."""
     greeting: str | None = None
     """Said when a session starts (``None``: wait for the caller)."""
+    call_control_tools: bool = True
+    """On phone calls, offer the LLM the hang-up (and transfer) tools. Small models call tools
+    eagerly: the embedded 0.5B model may hang up unasked; larger models follow the prompt."""
     asr: WhisperOptions = Field(default_factory=WhisperOptions)
     streaming: StreamingOptions = Field(default_factory=StreamingOptions)
     vad: VADOptions = Field(default_factory=VADOptions)

@@ -114,7 +114,12 @@ async def phone_agent() -> VoiceAgent:
     return _AGENT
 
 
+def call_pipeline(agent: VoiceAgent, info: CallInfo) -> Pipeline:
+    """``agent``'s pipeline for one phone call: keypad input and (by config) call-control tools."""
+    tools = call_control_tools(info.controls) if agent.config.call_control_tools else []
+    return agent.pipeline(extra_tools=tools, keypad=True)
+
+
 async def phone_pipeline(info: CallInfo) -> Pipeline:
-    """A fresh pipeline for one phone call: the agent plus keypad input and call-control tools."""
-    agent = await phone_agent()
-    return agent.pipeline(extra_tools=call_control_tools(info.controls), keypad=True)
+    """``cascade phone``'s default factory: the process's agent, a fresh pipeline per call."""
+    return call_pipeline(await phone_agent(), info)

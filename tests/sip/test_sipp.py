@@ -478,15 +478,26 @@ async def test_shutdown_says_goodbye(
 async def test_the_embedded_agent_answers_a_phone_call(
     tmp_path: Path, question_pcap: tuple[Path, float], whisper: Any, no_leaks: Check, vllm_server: Any
 ) -> None:
-    """`cascade phone`'s default factory: the real agent (VAD, Whisper, turn-taking, vLLM, hibari)."""
-    from cascade.agent.phone import phone_agent, phone_pipeline
+    """The real agent on a call (VAD, Whisper, turn-taking, vLLM, hibari), keypad input included.
 
-    await phone_agent()  # load the models before the call (the bridge does it at start-up too)
+    The hang-up tool is left out: the embedded 0.5B model calls tools unasked and would hang up.
+    """
+    from cascade.agent import AgentConfig, VoiceAgent
+    from cascade.agent.phone import call_pipeline
+
+    agent = VoiceAgent(AgentConfig(call_control_tools=False))
+    await agent.prepare()  # load the models before the call
+
+    def phone_pipeline(info: CallInfo) -> Pipeline:
+        return call_pipeline(agent, info)
+
     pcap, speech_end = question_pcap
 
     async def body() -> None:
         with RtpRecorder() as recorder:
-            async with running_bridge(phone_pipeline) as bridge:
+            async with running_bridge(
+                phone_pipeline, rtp_timeout=20.0
+            ) as bridge:  # SIPp sends no RTP after the question
                 scenario = question_scenario(str(pcap), recorder.port, int(speech_end * 1000) + 9000)
                 await run_sipp(scenario, bridge.port, tmp_path)
                 await wait_until(lambda: bool(bridge.finished), 5)

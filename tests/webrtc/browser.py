@@ -87,10 +87,14 @@ def demo_server(
             process.wait()
 
 
-def caller_wav(path: Path, rate: int = 16000) -> dict[str, float]:
-    """Question, 3 s of silence (the bot answers), a barge-in, 6 s of silence. Returns the timeline."""
+def caller_wav(path: Path, rate: int = 16000, answer_gap: float = 3.0) -> dict[str, float]:
+    """Question, ``answer_gap`` s of silence (the bot answers), a barge-in, 6 s of silence.
+
+    Returns the timeline.
+    """
     question, barge = load_audio(QUESTION_WAV, rate), load_audio(BARGE_IN_WAV, rate)
-    lead, gap, tail = np.zeros(rate, np.int16), np.zeros(3 * rate, np.int16), np.zeros(6 * rate, np.int16)
+    lead, tail = np.zeros(rate, np.int16), np.zeros(6 * rate, np.int16)
+    gap = np.zeros(int(answer_gap * rate), np.int16)
     soundfile.write(str(path), np.concatenate([lead, question, gap, barge, tail]), rate, subtype="PCM_16")
     return {"question_start": 1.0, "barge_in_start": 1.0 + (len(question) + len(gap)) / rate}
 
