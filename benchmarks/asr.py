@@ -49,54 +49,19 @@ from cascade.pipeline import run_session
 from cascade.session import SessionContext
 from cascade.stage import Stage
 from cascade.transports.base import Source
+from cascade.tts.normalize import number_to_words
 from cascade.turn.vad import SileroVAD
 
 LEAD, TAIL = 0.5, 1.2
 
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
-
-
-def number_words(n: int) -> str:
-    """English words for 0 <= n < 1,000,000."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        rest = n % 100
-        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
-    rest = n % 1000
-    return number_words(n // 1000) + " thousand" + ("" if rest == 0 else " " + number_words(rest))
 
 
 def normalize(text: str) -> str:
     """The WER text normalization described in the module docstring."""
     text = text.lower().replace("-", " ")
     text = re.sub(r"\b(mr|mrs|dr|st)\.", lambda m: _ABBREVIATIONS[m.group(1)], text)
-    text = re.sub(r"\d+", lambda m: " " + number_words(int(m.group())) + " ", text)
+    text = re.sub(r"\d+", lambda m: " " + number_to_words(int(m.group())) + " ", text)
     text = re.sub(r"[^a-z' ]+", " ", text)
     return " ".join(w.strip("'") for w in text.split() if w.strip("'"))
 
