@@ -14,10 +14,14 @@ delay after ``end_of_speech`` (p50/p95) and missed ends (no decision within the 
 baselines end the turn after a fixed VAD silence of 0.5 s and 0.8 s on the same VAD segments.
 
 Barge-in (``{"wav", "speech_start", "kind"}``): the clip is played while the bot speaks; reported
-are interruption success (kind ``interrupt`` stopped the bot within 2 s), latency from speech
-start to the bot's audio stopping (p50/p95), false interruptions for ``backchannel`` and
-``noise`` (the bot was stopped at all; how many were then resumed is listed too). The baseline
-interrupts on every VAD speech start, as a plain cascade does.
+are interruption success (kind ``interrupt`` cancelled the reply within 2 s), latency from speech
+start to the bot's audio going silent (p50/p95; with ``pause_on_speech`` the audio is paused
+before the interruption is certain, so the cancellation latency is listed too), and false
+interruptions for ``backchannel`` and ``noise`` (the reply was cancelled; how many were then
+resumed is listed). With the pause, how often a backchannel or noise paused the bot and for how
+long (the caller hears a short gap, then the same reply going on) is reported as well. Variants:
+ours without the pause, and the baseline that interrupts on every VAD speech start, as a plain
+cascade does.
 
 The recognizer model: Whisper tiny.en decodes the audio of the current VAD segment every
 ``--partial-every`` seconds while the caller speaks (a PartialTranscript when the decode finishes)
@@ -52,6 +56,7 @@ from cascade.frames import (
     SpeechStarted,
     SpeechStopped,
     UserAudioFrame,
+    Word,
 )
 from cascade.stage import Stage
 from cascade.testing import run_stages
@@ -77,6 +82,10 @@ BOT_LEAD = 0.5
 # --- shared pieces ---------------------------------------------------------------------------
 
 
+Decode = tuple[str, list[tuple[str, float]]]
+"""Text and (word, probability) pairs of one decode."""
+
+
 class Whisper:
     """tiny.en via faster-whisper with a decode cache."""
 
@@ -86,9 +95,13 @@ class Whisper:
 
         self.model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=1)
         self.cache_path = cache
-        self.cache: dict[str, str] = {}
+        self.cache: dict[str, Decode] = {}
         if cache is not None and cache.is_file():
-            self.cache = json.loads(cache.read_text())
+            stored = json.loads(cache.read_text())
+            # entries of older runs hold text only: decoded again for the word probabilities
+            self.cache = {
+                k: (v[0], [(w, p) for w, p in v[1]]) for k, v in stored.items() if isinstance(v, list)
+            }
         self.seconds: list[float] = []
 
     def save(self) -> None:
@@ -96,7 +109,7 @@ class Whisper:
         if self.cache_path is not None:
             self.cache_path.write_text(json.dumps(self.cache))
 
-    def text(self, key: str, audio: np.ndarray, start: int, end: int) -> str:
+    def decode(self, key: str, audio: np.ndarray, start: int, end: int) -> Decode:
         ident = f"{key}|{start}|{end}"
         if ident not in self.cache:
             began = time.perf_counter()
@@ -105,9 +118,13 @@ class Whisper:
                 language="en",
                 beam_size=1,
                 condition_on_previous_text=False,
-                without_timestamps=True,
+                word_timestamps=True,
             )
-            self.cache[ident] = " ".join(s.text.strip() for s in segments).strip()
+            segments = list(segments)
+            words = [
+                (w.word.strip(), round(float(w.probability), 3)) for s in segments for w in s.words or ()
+            ]
+            self.cache[ident] = (" ".join(s.text.strip() for s in segments).strip(), words)
             self.seconds.append(time.perf_counter() - began)
         return self.cache[ident]
 
@@ -129,8 +146,9 @@ class SegmentRecognizer(Stage):
         self.vad_events: list[tuple[str, float, float]] = []
         """(kind, pts, arrival) of every VAD event."""
 
-    def _decode(self, t0: float, t1: float) -> str:
-        return self.whisper.text(self.key, self.audio, max(0, round(t0 * RATE)), round(t1 * RATE))
+    def _decode(self, t0: float, t1: float) -> tuple[str, tuple[Word, ...]]:
+        text, words = self.whisper.decode(self.key, self.audio, max(0, round(t0 * RATE)), round(t1 * RATE))
+        return text, tuple(Word(text=w, start=t0, end=t1, probability=p) for w, p in words)
 
     async def process(self, frame: Frame) -> None:
         await self.emit(frame)
@@ -140,19 +158,22 @@ class SegmentRecognizer(Stage):
             self._start, self._next = frame.pts, now + self.every
         elif isinstance(frame, SpeechStopped) and self._start is not None:
             self.vad_events.append(("stop", frame.pts, now))
-            text = self._decode(self._start, frame.pts + 0.1)
+            text, words = self._decode(self._start, frame.pts + 0.1)
             self._start = None
-            self.spawn(self._final, text, frame.generation)
+            self.spawn(self._final, text, words, frame.generation)
         elif isinstance(frame, UserAudioFrame) and self._start is not None and frame.end >= self._next:
             self._next = frame.end + self.every
-            text = self._decode(self._start, frame.end)
+            text, words = self._decode(self._start, frame.end)
             if text:
-                await self.emit(PartialTranscript(pts=now, generation=frame.generation, text=text))
+                await self.emit(
+                    PartialTranscript(pts=now, generation=frame.generation, text=text, words=words)
+                )
 
-    async def _final(self, text: str, generation: int) -> None:
+    async def _final(self, text: str, words: tuple[Word, ...], generation: int) -> None:
         await self.clock.sleep(self.final_latency)
         if text:
-            await self.emit(FinalTranscript(pts=self.clock.now(), generation=generation, text=text))
+            final = FinalTranscript(pts=self.clock.now(), generation=generation, text=text, words=words)
+            await self.emit(final)
 
 
 class TickSink(PlayoutSink):
@@ -160,6 +181,8 @@ class TickSink(PlayoutSink):
 
     def __init__(self) -> None:
         super().__init__(RATE, name="TickSink")
+        self.ticks: list[tuple[float, bool]] = []
+        """(session time, played audio) of every tick."""
 
     async def start(self) -> None:
         self.spawn(self._tick, service=True)
@@ -167,7 +190,17 @@ class TickSink(PlayoutSink):
     async def _tick(self) -> None:
         while True:
             await self.clock.sleep(HOP)
-            self.playout.read(round(HOP * RATE))
+            played = self.playout.read(round(HOP * RATE)) is not None
+            self.ticks.append((self.clock.now(), played))
+
+    def gaps_after(self, t0: float) -> list[float]:
+        """Times of silent ticks after ``t0`` and before the last tick that played."""
+        last = max((t for t, played in self.ticks if played), default=t0)
+        return [t for t, played in self.ticks if t0 < t < last and not played]
+
+    def silent_after(self, t0: float) -> float | None:
+        """The first tick after ``t0`` that played nothing."""
+        return next((t for t, played in self.ticks if t > t0 and not played), None)
 
 
 def audio_key(audio: np.ndarray) -> str:
@@ -377,6 +410,7 @@ async def run_bargein_item(
     speech_start = offset + float(item["speech_start"])
     recognizer = SegmentRecognizer(whisper, audio_key(audio), audio, args.partial_every, args.final_latency)
     turn = TurnTaker(options or TurnOptions(), model=model, offload=False)
+    sink = TickSink()
     frames = sorted([*bot_reply_frames(), *audio_frames(audio)], key=lambda f: f.pts)
     stages = [
         SileroVAD(VADOptions(min_silence=args.vad_silence)),
@@ -384,38 +418,51 @@ async def run_bargein_item(
         turn,
         FakeTTS(word_seconds=0.28),
         turn.playback_monitor(),
-        TickSink(),
+        sink,
     ]
     result = await run_stages(stages, frames, tail=1.0)
-    stopped = [e.pts for e in result.events if isinstance(e, BotSpeechEnded) and e.interrupted]
+    cancelled = [e.pts for e in result.events if isinstance(e, BotSpeechEnded) and e.interrupted]
+    silenced = sink.silent_after(offset + HOP)
     vad_starts = [
         arrival for kind, _, arrival in recognizer.vad_events if kind == "start" and arrival >= BOT_LEAD
     ]
     return {
         "wav": item["wav"],
         "kind": item["kind"],
-        "interrupted_at": round(stopped[0] - speech_start, 3) if stopped else None,
+        "silenced_at": round(silenced - speech_start, 3) if silenced is not None else None,
+        "cancelled_at": round(cancelled[0] - speech_start, 3) if cancelled else None,
+        "paused_seconds": None if cancelled else round(len(sink.gaps_after(offset + HOP)) * HOP, 3),
         "resumed": turn.stats["resumed"],
         "baseline_vad_start_at": round(vad_starts[0] - speech_start, 3) if vad_starts else None,
     }
 
 
 def score_bargein(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Success and latency of ``interrupt`` items and false interruptions, with ``key`` the time
+    (from speech start) at which the reply was cancelled; for our rows, silenced and paused too."""
     wanted = [r for r in rows if r["kind"] == "interrupt"]
-    latencies = [r[key] for r in wanted if r[key] is not None and r[key] <= 2.0]
+    cancelled = [r for r in wanted if r[key] is not None and r[key] <= 2.0]
+    latency_key = "silenced_at" if key == "cancelled_at" else key
+    latencies = [r[latency_key] for r in cancelled]
     out: dict[str, Any] = {
         "interrupt_items": len(wanted),
-        "interruption_success_rate": round(len(latencies) / len(wanted), 4) if wanted else None,
+        "interruption_success_rate": round(len(cancelled) / len(wanted), 4) if wanted else None,
         "latency_p50": pct(latencies, 50),
         "latency_p95": pct(latencies, 95),
     }
+    if key == "cancelled_at":
+        out["cancel_latency_p50"] = pct([r[key] for r in cancelled], 50)
+        out["cancel_latency_p95"] = pct([r[key] for r in cancelled], 95)
     for kind in ("backchannel", "noise"):
         group = [r for r in rows if r["kind"] == kind]
         false = [r for r in group if r[key] is not None]
         out[f"{kind}_items"] = len(group)
         out[f"{kind}_false_interruption_rate"] = round(len(false) / len(group), 4) if group else None
-        if key == "interrupted_at":
+        if key == "cancelled_at":
             out[f"{kind}_resumed_after_false_interruption"] = sum(1 for r in false if r["resumed"])
+            paused = [r["paused_seconds"] for r in group if r["paused_seconds"]]
+            out[f"{kind}_paused_rate"] = round(len(paused) / len(group), 4) if group else None
+            out[f"{kind}_pause_seconds_p50"] = pct(paused, 50)
     return out
 
 
@@ -424,19 +471,22 @@ async def bench_bargein(
 ) -> dict[str, Any]:
     items = load_manifest(path, args.limit)
     rows = [await run_bargein_item(item, whisper, detector, args) for item in items]
+    no_pause = TurnOptions(interruption=InterruptionOptions(pause_on_speech=False))
+    rows_no_pause = [await run_bargein_item(item, whisper, detector, args, no_pause) for item in items]
     report: dict[str, Any] = {
         "manifest": str(path),
         "items": len(rows),
-        "ours": score_bargein(rows, "interrupted_at"),
+        "ours": score_bargein(rows, "cancelled_at"),
+        "ours_without_pause": score_bargein(rows_no_pause, "cancelled_at"),
         "vad_start_baseline": score_bargein(rows, "baseline_vad_start_at"),
     }
     if args.interruption_sweep:
         sweep = {}
         for value in args.interruption_sweep:
-            options = TurnOptions(interruption=InterruptionOptions(min_duration=value))
+            options = TurnOptions(interruption=InterruptionOptions(min_duration=value, pause_on_speech=False))
             swept = [await run_bargein_item(item, whisper, detector, args, options) for item in items]
-            sweep[f"min_duration={value}"] = score_bargein(swept, "interrupted_at")
-        report["ours_min_duration_sweep"] = sweep
+            sweep[f"min_duration={value}"] = score_bargein(swept, "cancelled_at")
+        report["ours_without_pause_min_duration_sweep"] = sweep
     if args.per_item:
         report["per_item"] = rows
     return report
@@ -492,7 +542,7 @@ def main(argv: Sequence[str] | None = None, run: Callable[..., Any] = anyio.run)
         "--interruption-sweep",
         type=lambda v: [float(x) for x in v.split(",")],
         default=None,
-        help="also score barge-in for these min_duration values, e.g. 0.1,0.3,0.5",
+        help="also score barge-in without the pause for these min_duration values, e.g. 0.1,0.3,0.5",
     )
     parser.add_argument("--asr-cache", type=Path, default=None, help="JSON file caching Whisper decodes")
     args = parser.parse_args(argv)

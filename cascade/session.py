@@ -35,9 +35,7 @@ class SessionContext:
         self.metrics = metrics or MetricsCollector()
         self.generation = 0
         """Current interruption generation; bumped by :meth:`interrupt`."""
-        self.playback_held = False
-        """True while a speculative reply is prepared: transports keep its audio buffered (see
-        :meth:`hold_playback`)."""
+        self._holds: set[str] = set()
         self._listeners: list[_Listener] = []
 
     def register(self, listener: _Listener) -> None:
@@ -56,7 +54,7 @@ class SessionContext:
         and every stage (the transport included, which flushes playback) has the Interrupt queued.
         """
         self.generation += 1
-        self.playback_held = False
+        self._holds.clear()
         frame = Interrupt(pts=self.clock.now(), generation=self.generation, reason=reason)
         log.debug("interrupt -> generation %d (%s)", self.generation, reason)
         self.metrics.mark_interrupted()
@@ -64,14 +62,20 @@ class SessionContext:
             listener.on_interrupt(frame)
         return frame
 
-    def hold_playback(self) -> None:
-        """Keep the bot's audio buffered, not played (a speculative reply before its turn is
-        confirmed). :meth:`release_playback` plays it; an interrupt discards it."""
-        self.playback_held = True
+    @property
+    def playback_held(self) -> bool:
+        """True while some stage holds the bot's audio: transports keep it buffered, unplayed."""
+        return bool(self._holds)
 
-    def release_playback(self) -> None:
-        """Play what :meth:`hold_playback` kept buffered."""
-        self.playback_held = False
+    def hold_playback(self, reason: str = "speculative") -> None:
+        """Keep the bot's audio buffered, not played, until :meth:`release_playback` with the same
+        ``reason`` (holds nest: a speculative reply before its turn is confirmed, a reply paused
+        while the caller talks over it). An interrupt discards the audio and every hold."""
+        self._holds.add(reason)
+
+    def release_playback(self, reason: str = "speculative") -> None:
+        """Drop the hold taken for ``reason``; the audio plays once no hold is left."""
+        self._holds.discard(reason)
 
     def broadcast(self, frame: Frame) -> None:
         """Deliver an event frame to every stage that listens for its type."""

@@ -92,6 +92,8 @@ class EchoGate:
         lags = len(played) - n
         if n < self.recent or lags < 0:
             return "caller"
+        if played[n - self.recent :].max() < FLOOR_DB + 20.0:
+            return "caller"  # nothing was played that could echo into the latest frames
         excess = self._excess(caller, played, lags)
         if excess is not None and excess >= self.double_talk_db:
             return "caller"

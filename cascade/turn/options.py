@@ -48,10 +48,26 @@ class InterruptionOptions(_Options):
 
     enabled: bool = True
     """False: the bot always finishes what it says."""
+    pause_on_speech: bool = True
+    """Pause the bot's audio (kept, not dropped) at the first caller speech over it that is not
+    echo, before knowing what it is: the bot goes quiet as fast as a person would. Words or long
+    speech then turn the pause into an interruption; a backchannel, a cough or silence lets the
+    reply go on from the very sample where it paused."""
     min_duration: float = Field(default=0.3, ge=0.0)
-    """Speech over the bot needed to interrupt without words (coughs and clicks are shorter)."""
+    """Speech over the bot needed to interrupt without words (coughs and clicks are shorter)
+    when the bot is not paused (``pause_on_speech`` off)."""
+    paused_min_duration: float = Field(default=1.0, ge=0.0)
+    """With ``pause_on_speech``: speech without recognized words that turns the pause into an
+    interruption (the bot is already silent, so this waits out backchannels like "mm-hmm")."""
+    pause_timeout: float = Field(default=0.5, ge=0.0)
+    """With ``pause_on_speech``: silence after speech that did not interrupt before the paused
+    reply goes on (sooner once its transcript arrives without interrupting words)."""
     min_words: int = Field(default=1, ge=1)
     """Recognized words (not backchannels, not the bot's own echo) that interrupt at once."""
+    min_word_probability: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Words recognized over the bot below this probability do not interrupt by themselves
+    (recognition of overlapped or wordless sounds is shaky: a "mm-hmm" comes out as "Mom");
+    the speech can still interrupt by its duration."""
     backchannel_max_duration: float = Field(default=1.2, ge=0.0)
     """Speech recognized as a backchannel ("mm-hmm", "yeah") interrupts only beyond this."""
     resume_false_interruption: bool = True

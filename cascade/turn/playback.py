@@ -29,6 +29,9 @@ class _Reply:
     rest: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     started: float | None = None
     ended: float | None = None
+    pauses: list[tuple[float, float]] = field(default_factory=list)
+    """Session-time spans in which playback was paused (the audio went on after each)."""
+    paused_at: float | None = None
 
     def spoken_text(self) -> str:
         chunked = "".join(self.chunks).strip()
@@ -81,6 +84,19 @@ class PlaybackLog:
         if self.playing == response_id:
             self.playing = None
 
+    def pause(self, t: float) -> None:
+        """Playback of the current reply stopped at session time ``t``; it resumes later."""
+        reply = self._replies.get(self.playing) if self.playing else None
+        if reply is not None and reply.paused_at is None:
+            reply.paused_at = t
+
+    def resume(self, t: float) -> None:
+        """The paused reply plays on from session time ``t``."""
+        reply = self._replies.get(self.playing) if self.playing else None
+        if reply is not None and reply.paused_at is not None:
+            reply.pauses.append((reply.paused_at, t))
+            reply.paused_at = None
+
     def text(self, response_id: str) -> str:
         """Everything the reply was going to say, as far as it is known."""
         reply = self._replies.get(response_id)
@@ -94,19 +110,20 @@ class PlaybackLog:
         """Played bot energy (dB per ``ENVELOPE_HOP``) over session times ``[t0, t1)``."""
         count = max(0, round((t1 - t0) / ENVELOPE_HOP))
         out = np.full(count, FLOOR_DB, np.float32)
+        times = t0 + np.arange(count) * ENVELOPE_HOP
         for reply in self._replies.values():
             if reply.started is None or not reply.envelope:
                 continue
             env = np.concatenate(reply.envelope)
-            stop = reply.started + len(env) * ENVELOPE_HOP
-            if reply.ended is not None:
-                stop = min(stop, reply.ended)
-            first = max(0, round((reply.started - t0) / ENVELOPE_HOP))
-            last = min(count, round((stop - t0) / ENVELOPE_HOP))
-            if last <= first:
-                continue
-            offset = round((t0 - reply.started) / ENVELOPE_HOP) + first
-            out[first:last] = env[offset : offset + last - first]
+            played = times < (reply.ended if reply.ended is not None else np.inf)
+            position = times - reply.started
+            spans = [*reply.pauses, *([(reply.paused_at, np.inf)] if reply.paused_at is not None else [])]
+            for a, b in spans:
+                played &= (times < a) | (times >= b)
+                position = position - np.clip(times - a, 0.0, b - a)  # audio time stood still
+            index = np.round(position / ENVELOPE_HOP).astype(np.int64)
+            played &= (index >= 0) & (index < len(env))
+            out[played] = env[index[played]]
         return out
 
 

@@ -67,6 +67,10 @@ BACKCHANNEL_PREFIX = "backchannel-"
 _SILENCE_DB = -55.0
 _PAUSE_BELOW_PEAK_DB = 25.0
 RESUME_SUFFIX = "-resume"
+PAUSE_HOLD = "barge-in-pause"
+"""The playback hold taken while caller speech over the bot is not yet known to interrupt."""
+SPECULATIVE_HOLD = "speculative"
+"""The playback hold on a preemptive reply until its turn is confirmed."""
 
 
 @dataclass
@@ -81,8 +85,13 @@ class _Overlap:
     """Loudest caller frame so far (frames far below it are pauses, not speech)."""
     text: str = ""
     final_text: str = ""
+    sure_text: str = ""
+    """``text`` without the words recognized with low probability."""
+    sure_final: str = ""
     closed_at: float | None = None
     interrupted: bool = False
+    paused: bool = False
+    """The bot's audio is held while this speech is judged (``pause_on_speech``)."""
 
 
 @dataclass
@@ -175,6 +184,8 @@ class TurnTaker(Stage):
             "preemptive": 0,
             "preemptive_wasted": 0,
             "backchannel": 0,
+            "paused": 0,
+            "pause_resumed": 0,
         }
         """Counters for tests, logs and benchmarks."""
 
@@ -198,7 +209,9 @@ class TurnTaker(Stage):
             await self._end_turn(pending, reason="end_of_stream")
         elif pending is not None and pending.decided_at is not None and pending.preemptive_text is None:
             await self._emit_end_of_turn(pending, self._turn_text(), preemptive=False)
-        self.ctx.release_playback()  # a speculative reply still held stands: let it play out
+        # a speculative reply still held stands, and a paused one goes on: let them play out
+        self.ctx.release_playback(SPECULATIVE_HOLD)
+        self.ctx.release_playback(PAUSE_HOLD)
 
     # --- frames ----------------------------------------------------------------------------
 
@@ -287,7 +300,8 @@ class TurnTaker(Stage):
             self.interrupt("backchannel-yield")  # never talk over the caller
         elif bot is not None and self.options.interruption.enabled and self._overlap_idle():
             # speech is counted from here: the VAD already required its own minimum before reporting
-            self._overlap = _Overlap(start=frame.pts, response_id=bot)
+            paused = self._overlap is not None and self._overlap.paused
+            self._overlap = _Overlap(start=frame.pts, response_id=bot, paused=paused)
 
     def _overlap_idle(self) -> bool:
         return self._overlap is None or self._overlap.closed_at is not None
@@ -336,17 +350,21 @@ class TurnTaker(Stage):
         final = isinstance(frame, FinalTranscript)
         overlap = self._overlap
         if overlap is not None and not overlap.interrupted:
+            sure = self._sure_text(frame)
             if final:
                 overlap.final_text = (overlap.final_text + " " + frame.text).strip()
-                overlap.text = ""
+                overlap.sure_final = (overlap.sure_final + " " + sure).strip()
+                overlap.text = overlap.sure_text = ""
             else:
-                overlap.text = frame.text
-            said = (overlap.final_text + " " + overlap.text).strip()
+                overlap.text, overlap.sure_text = frame.text, sure
+            said = (overlap.sure_final + " " + overlap.sure_text).strip()
             if self._real_words(said, overlap.response_id) >= self.options.interruption.min_words:
                 self._barge_in(overlap, "words")
                 if overlap.closed_at is not None:
                     await self._on_speech_stopped(SpeechStopped(pts=overlap.closed_at))
                     self._final_since_stop = final
+            elif final and overlap.closed_at is not None:
+                self._end_pause()  # the speech over the bot was said and it does not interrupt
             return
         self._segment_heard = True
         if final:
@@ -378,6 +396,13 @@ class TurnTaker(Stage):
         pending.deadline = pending.speech_end + pending.decision.delay
         self._wake.set()
 
+    def _sure_text(self, frame: PartialTranscript | FinalTranscript) -> str:
+        """The transcript without its low-probability words (all of it when words are not given)."""
+        if not frame.words:
+            return frame.text
+        least = self.options.interruption.min_word_probability
+        return " ".join(w.text.strip() for w in frame.words if w.probability >= least)
+
     def _real_words(self, text: str, response_id: str | None) -> int:
         """Words that can interrupt: not a backchannel, not the bot's own words echoed back."""
         if not text.strip() or is_backchannel(text):
@@ -405,8 +430,17 @@ class TurnTaker(Stage):
             return  # a pause (or the silence the VAD waits for before reporting the stop)
         overlap.speech += frame.duration
         opts = self.options.interruption
-        said = (overlap.final_text + " " + overlap.text).strip()
-        limit = opts.backchannel_max_duration if said and is_backchannel(said) else opts.min_duration
+        if opts.pause_on_speech and not overlap.paused:
+            overlap.paused = True
+            self.stats["paused"] += 1
+            self.ctx.hold_playback(PAUSE_HOLD)
+            self.playback.pause(self.clock.now())
+            log.debug("bot paused for caller speech at %.2f", self.clock.now())
+        said = (overlap.sure_final + " " + overlap.sure_text).strip()
+        if said and is_backchannel(said):
+            limit = opts.backchannel_max_duration
+        else:
+            limit = opts.paused_min_duration if overlap.paused else opts.min_duration
         if overlap.speech >= limit:
             self._barge_in(overlap, "duration")
 
@@ -436,6 +470,16 @@ class TurnTaker(Stage):
         self._reply_in_flight = False
         self.interrupt(f"preemptive-discarded:{why}")
 
+    def _end_pause(self) -> None:
+        """Let a reply paused for caller speech go on (the speech did not interrupt it)."""
+        overlap = self._overlap
+        if overlap is not None and overlap.paused and not overlap.interrupted:
+            overlap.paused = False
+            self.stats["pause_resumed"] += 1
+            self.ctx.release_playback(PAUSE_HOLD)
+            self.playback.resume(self.clock.now())
+            log.debug("bot goes on after a pause at %.2f", self.clock.now())
+
     # --- timers ----------------------------------------------------------------------------
 
     def _next_deadline(self) -> float | None:
@@ -448,8 +492,11 @@ class TurnTaker(Stage):
                 times.append(p.decided_at + self.options.endpointing.final_transcript_timeout)
         if self._backchannel_at is not None:
             times.append(self._backchannel_at)
-        if self._overlap is not None and self._overlap.closed_at is not None:
-            times.append(self._overlap.closed_at + self.options.endpointing.final_transcript_timeout)
+        overlap = self._overlap
+        if overlap is not None and overlap.closed_at is not None:
+            times.append(overlap.closed_at + self.options.endpointing.final_transcript_timeout)
+            if overlap.paused:
+                times.append(overlap.closed_at + self.options.interruption.pause_timeout)
         return min(times) if times else None
 
     async def _timer(self) -> None:
@@ -480,7 +527,10 @@ class TurnTaker(Stage):
             await self._say_backchannel()
         overlap = self._overlap
         wait = self.options.endpointing.final_transcript_timeout
-        if overlap is not None and overlap.closed_at is not None and now >= overlap.closed_at + wait:
+        closed_at = overlap.closed_at if overlap is not None else None
+        if closed_at is not None and now >= closed_at + min(wait, self.options.interruption.pause_timeout):
+            self._end_pause()
+        if overlap is not None and closed_at is not None and now >= closed_at + wait:
             self.stats["ignored_overlap"] += 1
             self._overlap = None
             if not self._pending:
@@ -495,7 +545,7 @@ class TurnTaker(Stage):
             if pending.preemptive_text is None:
                 await self._emit_end_of_turn(pending, self._turn_text(), preemptive=False)
             else:
-                self.ctx.release_playback()
+                self.ctx.release_playback(SPECULATIVE_HOLD)
                 self._close_turn()  # no final came: the preemptive text stands
 
     # --- ending turns ----------------------------------------------------------------------
@@ -529,7 +579,9 @@ class TurnTaker(Stage):
             self.stats["preemptive"] += 1
             self._reply_in_flight = True
             self._mark(pending)
-            self.ctx.hold_playback()  # prepare the reply, play it only once the turn is confirmed
+            self.ctx.hold_playback(
+                SPECULATIVE_HOLD
+            )  # prepare the reply, play it only once the turn is confirmed
             await self.emit(self._end_of_turn_frame(pending, text, preemptive=True))
 
     async def _final_after_decision(self, pending: _Pending) -> None:
@@ -539,7 +591,7 @@ class TurnTaker(Stage):
         self._redecide(pending)
         waiting = pending.deadline > self.clock.now()  # the final text shows the caller is not done
         if preemptive is not None and not waiting and _normalize(text) == _normalize(preemptive):
-            self.ctx.release_playback()
+            self.ctx.release_playback(SPECULATIVE_HOLD)
             self._close_turn()  # the speculative reply answers the right text: keep it
             return
         if preemptive is not None:

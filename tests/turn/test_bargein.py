@@ -3,6 +3,8 @@ after a false interruption the bot says the rest of its reply."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -36,8 +38,12 @@ def bot_speaks(at: float = 0.2) -> dict[float, object]:
     return {at: start}
 
 
+NO_PAUSE = TurnOptions(interruption=InterruptionOptions(pause_on_speech=False))
+"""The bot keeps talking until the interruption is certain (the pause is tested on its own)."""
+
+
 def taker(options: TurnOptions | None = None) -> TurnTaker:
-    return TurnTaker(options, model=lambda audio: 0.9, offload=False)
+    return TurnTaker(options or NO_PAUSE, model=lambda audio: 0.9, offload=False)
 
 
 def ends(frames: list[Frame]) -> list[EndOfTurn]:
@@ -45,7 +51,7 @@ def ends(frames: list[Frame]) -> list[EndOfTurn]:
 
 
 async def test_words_over_the_bot_interrupt_at_once() -> None:
-    options = TurnOptions(interruption=InterruptionOptions(min_duration=5.0))
+    options = TurnOptions(interruption=InterruptionOptions(min_duration=5.0, pause_on_speech=False))
     spans = [(1.0, 2.0)]
     frames = timeline(
         caller_frames(4.0, spans), vad(spans), [partial(1.3, "wait, stop"), final(2.3, "Wait, stop.")]
@@ -87,6 +93,67 @@ async def test_a_short_real_word_recognized_late_still_interrupts() -> None:
     assert interrupt.pts == pytest.approx(1.7)
     (eot,) = ends(result.frames)
     assert eot.text == "Stop."
+
+
+def gaps(sink: PacedSink, after: float) -> list[tuple[float, float]]:
+    """Silences in the bot's played audio after ``after`` (a tick without audio starts one)."""
+    out: list[tuple[float, float]] = []
+    times = [t for t in sink.played_at if t > after]
+    for previous, t in itertools.pairwise(times):
+        if t - previous > sink.tick * 1.5:
+            out.append((previous, t))
+    return out
+
+
+async def test_speech_over_the_bot_pauses_it_at_once_and_long_speech_interrupts() -> None:
+    spans = [(1.0, 2.5)]
+    frames = timeline(bot_reply_frames(REPLY, start=0.1), caller_frames(6.0, spans), vad(spans))
+    turn, stages = resume_chain(TurnOptions())
+    result = await run_stages(stages, frames)  # type: ignore[arg-type]
+    sink = stages[-1]
+    assert isinstance(sink, PacedSink)
+    # the first caller frame after the VAD's start holds the audio; it never plays again
+    assert max(t for t in sink.played_at if t < 2.0) == pytest.approx(1.02, abs=0.03)
+    (interrupt,) = result.interrupts
+    assert interrupt.pts == pytest.approx(2.0, abs=0.03)  # paused_min_duration of speech
+    ended = [e for e in result.events if isinstance(e, BotSpeechEnded)]
+    assert ended[0].interrupted and turn.stats["paused"] == 1 and turn.stats["pause_resumed"] == 0
+
+
+@pytest.mark.parametrize(("transcript", "goes_on_at"), [(final(1.8, "Mm-hmm."), 1.8), (None, 2.0)])
+async def test_a_backchannel_or_a_sound_pauses_the_bot_which_goes_on_where_it_stopped(
+    transcript: Frame | None, goes_on_at: float
+) -> None:
+    spans = [(1.0, 1.5)]
+    words = [] if transcript is None else [transcript]
+    frames = timeline(bot_reply_frames(REPLY, start=0.1), caller_frames(6.0, spans), vad(spans), words)
+    turn, stages = resume_chain(TurnOptions())
+    result = await run_stages(stages, frames)  # type: ignore[arg-type]
+    sink = stages[-1]
+    assert isinstance(sink, PacedSink)
+    assert result.interrupts == [] and ends(result.frames) == []
+    (gap,) = gaps(sink, 0.5)
+    # paused at the first caller frame; on again when the transcript shows no interrupting words,
+    # or pause_timeout after the speech ended when none comes
+    assert gap[0] == pytest.approx(1.02, abs=0.03) and gap[1] == pytest.approx(goes_on_at, abs=0.03)
+    (ended,) = [e for e in result.events if isinstance(e, BotSpeechEnded)]
+    assert not ended.interrupted and ended.heard_text.split() == REPLY.split()
+    assert turn.stats["paused"] == 1 and turn.stats["pause_resumed"] == 1
+
+
+async def test_words_turn_the_pause_into_an_interruption() -> None:
+    spans = [(1.0, 1.5)]
+    frames = timeline(
+        bot_reply_frames(REPLY, start=0.1), caller_frames(6.0, spans), vad(spans), [final(1.8, "Hold on.")]
+    )
+    _, stages = resume_chain(TurnOptions())
+    result = await run_stages(stages, frames)  # type: ignore[arg-type]
+    sink = stages[-1]
+    assert isinstance(sink, PacedSink)
+    assert max(sink.played_at) == pytest.approx(1.02, abs=0.03)  # silent from the pause on
+    assert [(i.reason, i.pts) for i in result.interrupts] == [("barge-in", pytest.approx(1.8))]
+    (eot,) = ends(result.frames)
+    assert eot.text == "Hold on."
 
 
 def resume_chain(options: TurnOptions | None = None) -> tuple[TurnTaker, list[object]]:

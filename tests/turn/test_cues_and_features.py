@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cascade.frames import BotAudioFrame
 from cascade.turn.cues import is_backchannel, transcript_cues
-from cascade.turn.echo import EchoGate, envelope_db, is_echo_text
+from cascade.turn.echo import FLOOR_DB, EchoGate, envelope_db, is_echo_text
 from cascade.turn.endpoint import decide
 from cascade.turn.features import N_MELS, NUM_FRAMES, SAMPLE_RATE, log_mel, mel_filterbank
 from cascade.turn.options import EndpointingOptions, TurnOptions
+from cascade.turn.playback import PlaybackLog
 from cascade.turn.smart_turn import (
     LICENSE_MEMBER,
     WHEEL_MEMBER,
@@ -139,6 +141,30 @@ def test_echo_text_and_envelopes() -> None:
     talk = echo.copy()
     talk[30:40] += 20.0
     assert gate.classify(talk[10:40].astype(np.float32), played[:40]) == "caller"
+    silent = np.concatenate([played[:20], np.full(20, -80.0)]).astype(np.float32)
+    # nothing played lately can echo, whatever the shapes say
+    assert gate.classify(echo[10:40].astype(np.float32), silent) == "caller"
+
+
+def test_the_played_envelope_stands_still_while_playback_is_paused() -> None:
+    log = PlaybackLog()
+    rate = 16000
+    ramp = np.concatenate([np.full(rate // 50, 0.001 * 1.3**i, np.float32) for i in range(20)])
+    log.add_audio(
+        BotAudioFrame(
+            pts=0.0, pcm=(ramp * 32767).astype(np.int16).tobytes(), sample_rate=rate, response_id="r"
+        )
+    )
+    full = envelope_db(ramp, rate)
+    log.started("r", 1.0)
+    log.pause(1.1)
+    log.resume(1.3)  # 0.1 s played, 0.2 s paused, then the rest
+    env = log.envelope(1.0, 1.6)
+    np.testing.assert_allclose(env[:5], full[:5], atol=0.5)
+    assert (env[5:15] == FLOOR_DB).all()
+    np.testing.assert_allclose(env[15:30], full[5:20], atol=0.5)
+    log.pause(1.5)  # paused now: silent from here on
+    assert (log.envelope(1.5, 2.0) == FLOOR_DB).all()
 
 
 def _wheel(path: Path, model: bytes | None) -> Path:

@@ -45,8 +45,8 @@ def netns() -> Iterator[str]:
     ("agent", "barge_in_silence"),
     [
         ("tests.webrtc.agents:scripted", BARGE_IN_SILENCE),
-        # real VAD + Whisper + TurnTaker: speech must last min_duration (0.3 s) after the VAD
-        # reports it before it interrupts, and the browser adds its jitter buffer
+        # real VAD + Whisper + TurnTaker: the bot pauses at the first caller frame after the
+        # VAD's onset, but the VAD shares 2 cores with Whisper and Chromium
         ("tests.webrtc.agents:RealStack", 1.5),
     ],
 )
