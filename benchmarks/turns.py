@@ -11,7 +11,10 @@ reported separately).
 Endpointing (``{"wav", "text", "pauses": [[s, e], ...], "end_of_speech"}``):
 false cut-in rate (the turn taken before the caller's real end, i.e. inside a pause), end-of-turn
 delay after ``end_of_speech`` (p50/p95) and missed ends (no decision within the 3 s tail). The
-baselines end the turn after a fixed VAD silence of 0.5 s and 0.8 s on the same VAD segments.
+end-of-turn delay is when the reply starts (a preemptive one on the partial text); its audio is
+held until the final transcript confirms the turn, so the delay at which the caller can hear the
+bot is reported as well (``turn_taken_delay``). The baselines end the turn after a fixed VAD
+silence of 0.5 s and 0.8 s on the same VAD segments.
 
 Barge-in (``{"wav", "speech_start", "kind"}``): the clip is played while the bot speaks; reported
 are interruption success (kind ``interrupt`` cancelled the reply within 2 s), latency from speech
@@ -176,6 +179,26 @@ class SegmentRecognizer(Stage):
             await self.emit(final)
 
 
+class HoldWatch(Stage):
+    """Notes, every 20 ms, whether the session holds the bot's audio (a speculative reply)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="HoldWatch")
+        self.held: list[tuple[float, bool]] = []
+
+    async def start(self) -> None:
+        self.spawn(self._tick, service=True)
+
+    async def _tick(self) -> None:
+        while True:
+            await self.clock.sleep(HOP)
+            self.held.append((self.clock.now(), self.ctx.playback_held))
+
+    def released_after(self, t0: float) -> float | None:
+        """The first time after ``t0`` at which no audio was held."""
+        return next((t for t, held in self.held if t > t0 and not held), None)
+
+
 class TickSink(PlayoutSink):
     """Plays bot audio in session time, 20 ms per tick (a transport's output clock)."""
 
@@ -273,7 +296,9 @@ class EndpointRun:
     """One recording through VAD, recognizer and turn-taker."""
 
     decided: float | None
-    """The first EndOfTurn that was not discarded (the bot took the turn)."""
+    """The first EndOfTurn that was not discarded (the reply started)."""
+    taken: float | None
+    """When that reply may be heard: a preemptive one is held until the turn is confirmed."""
     first_any: float | None
     """The first EndOfTurn, a later discarded preemptive one included."""
     vad_events: list[tuple[str, float, float]]
@@ -290,15 +315,20 @@ async def run_endpointing_item(
     audio = load_audio(item["path"], RATE)
     recognizer = SegmentRecognizer(whisper, audio_key(audio), audio, args.partial_every, args.final_latency)
     turn = TurnTaker(options, model=model, offload=False)
+    watch = HoldWatch()
     result = await run_stages(
-        [SileroVAD(VADOptions(min_silence=args.vad_silence)), recognizer, turn], audio_frames(audio), tail=0.5
+        [SileroVAD(VADOptions(min_silence=args.vad_silence)), recognizer, turn, watch],
+        audio_frames(audio),
+        tail=0.5,
     )
     # a preemptive EndOfTurn discarded before the final transcript did not take the turn
-    discarded = {i.generation - 1 for i in result.interrupts if i.reason.startswith("preemptive-discarded")}
+    discarded = {i.generation - 1 for i in result.interrupts if i.discards_preemptive}
     ends = [f for f in result.frames if isinstance(f, EndOfTurn)]
-    committed = [f.pts for f in ends if f.generation not in discarded]
+    committed = [f for f in ends if f.generation not in discarded]
+    first = committed[0] if committed else None
     return EndpointRun(
-        decided=committed[0] if committed else None,
+        decided=first.pts if first else None,
+        taken=None if first is None else watch.released_after(first.pts) if first.preemptive else first.pts,
         first_any=ends[0].pts if ends else None,
         vad_events=recognizer.vad_events,
         wasted=turn.stats["preemptive_wasted"],
@@ -349,6 +379,7 @@ async def bench_endpointing(
     }
     per_item = []
     speculative: list[tuple[dict[str, Any], float | None]] = []
+    taken: list[tuple[dict[str, Any], float | None]] = []
     for item in items:
         row: dict[str, Any] = {
             "wav": item["wav"],
@@ -362,7 +393,9 @@ async def bench_endpointing(
             events = run.vad_events
             if name == "ours":
                 row["preemptive_wasted"] = run.wasted
+                row["ours_taken"] = None if run.taken is None else round(run.taken, 3)
                 speculative.append((item, run.first_any))
+                taken.append((item, run.taken))
         horizon = item["end_of_speech"] + args.horizon
         for silence, name in ((0.5, "vad_silence_0.5s"), (0.8, "vad_silence_0.8s")):
             decided = silence_baseline(events, silence, horizon)
@@ -375,6 +408,9 @@ async def bench_endpointing(
     any_end = score_endpointing(speculative, args.horizon)
     report["ours"]["false_cut_in_rate_incl_discarded_preemptive"] = any_end["false_cut_in_rate"]
     report["ours"]["preemptive_wasted"] = sum(r.get("preemptive_wasted", 0) for r in per_item)
+    audible = score_endpointing(taken, args.horizon)
+    report["ours"]["turn_taken_delay_p50"] = audible["eot_delay_p50"]
+    report["ours"]["turn_taken_delay_p95"] = audible["eot_delay_p95"]
     if args.per_item:
         report["per_item"] = per_item
     return report

@@ -247,6 +247,15 @@ class Interrupt(Frame):
 
     reason: str = ""
 
+    @property
+    def discards_preemptive(self) -> bool:
+        """The turn-taker took back a speculative reply: it was never heard, forget its turn."""
+        return self.reason.startswith(PREEMPTIVE_DISCARDED)
+
+
+PREEMPTIVE_DISCARDED = "preemptive-discarded"
+"""Interrupt reason prefix (``preemptive-discarded:<why>``) for a speculative reply taken back."""
+
 
 class EndOfStream(Frame):
     """No more input: stages drain what they hold, flush, and end."""

@@ -28,9 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascade.frames import (
     BotSpeechEnded,
+    BotSpeechStarted,
     EndOfTurn,
     ErrorFrame,
     Frame,
+    Interrupt,
     LLMResponseEnded,
     LLMResponseStarted,
     LLMTextDelta,
@@ -146,7 +148,7 @@ class ChatLLM(Stage):
         TextToSpeak,
         ErrorFrame,
     )
-    events = (BotSpeechEnded,)
+    events = (BotSpeechStarted, BotSpeechEnded)
     interruptible = True
 
     def __init__(
@@ -173,6 +175,8 @@ class ChatLLM(Stage):
         self._discovered = False
         self._lock = anyio.Lock()
         self._ids = itertools.count(1)
+        self._unheard: dict[str, Turn] = {}
+        """Preemptive turns whose reply has not started playing (by response id)."""
         self._schemas = [t.schema() for t in self.tools.values()]
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -254,8 +258,18 @@ class ChatLLM(Stage):
 
     async def on_event(self, frame: Frame) -> None:
         """Keep only what the caller heard of an interrupted reply."""
-        if isinstance(frame, BotSpeechEnded) and frame.interrupted:
+        if isinstance(frame, BotSpeechStarted):
+            self._unheard.pop(frame.response_id, None)
+        elif isinstance(frame, BotSpeechEnded) and frame.interrupted:
             self.conversation.heard(frame.response_id, frame.heard_text)
+
+    async def on_interrupt(self, frame: Interrupt) -> None:
+        """A speculative turn the turn-taker took back leaves nothing in the conversation, even
+        when its reply was complete (it was held, never heard)."""
+        if frame.discards_preemptive:
+            for turn in self._unheard.values():
+                self.conversation.discard(turn)
+        self._unheard.clear()
 
     # --- one reply ---------------------------------------------------------------------------
 
@@ -269,6 +283,8 @@ class ChatLLM(Stage):
             turn = self.conversation.add_user(
                 frame.text, response_id=response_id, preemptive=frame.preemptive
             )
+            if frame.preemptive:
+                self._unheard[response_id] = turn
             reply = _Reply(response_id, frame.generation, turn)
             try:
                 await self._answer(reply)

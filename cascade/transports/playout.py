@@ -76,6 +76,9 @@ class Playout:
         while self._segments and len(out) < want:
             seg = self._segments[0]
             if self._playing != seg.response_id:
+                if not seg.pcm:
+                    self._segments.popleft()  # a response without audio (no words) is not speech
+                    continue
                 self._start(seg.response_id)
             take = seg.pcm[seg.offset : seg.offset + want - len(out)]
             out += take
@@ -85,6 +88,8 @@ class Playout:
                 self._heard.append(seg.text)
                 if seg.last:
                     self._end(interrupted=False)
+        if not out and self._playing is None:
+            return None
         self._buffered -= len(out)
         self._space.set()
         self.played_seconds += len(out) / 2 / self.sample_rate

@@ -57,7 +57,7 @@ _NUMBER_CONTINUERS = frozenset(["point", "and", "dash", "hyphen", "plus", "minus
 _MAGNITUDES = frozenset(["hundred", "thousand", "million", "billion"])
 _TENS = frozenset(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
 _PHONE_CONTEXT = re.compile(r"\b(phone|number|cell|mobile|call me|reach me|text me|extension|digits)\b")
-_EMAIL_CONTEXT = re.compile(r"\b(e-?mail|address)\b|@")
+_EMAIL_CONTEXT = re.compile(r"\b(e-?mail|address|underscore)\b|@")
 _EMAIL_DOMAIN = re.compile(r"(@|\bat\b)\s*\S+\s*(\.|\bdot\b)\s*(com|org|net|edu|gov|io|co|uk|de|fr|info)\b")
 _DICTATION_OPENERS = {
     "phone_number": {"number", "phone", "extension", "cell", "mobile"},

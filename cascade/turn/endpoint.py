@@ -7,6 +7,8 @@ transcript cues into a delay after the caller's speech end:
 * dictation in progress (phone number, email, spelling), or final text ending with "and/the" or
   a cut mark ("...", "-", ","): ``max_delay`` (wait through the pause); an unfinished-looking
   *partial* is overruled by a very confident audio model, because partials lag the audio;
+* final text ending with a word that often goes on ("for", "at", "could", "was") and a very
+  confident audio model: ``uncertain_delay`` (a likely end, after a longer silence);
 * audio says incomplete, transcript says nothing: between ``uncertain_delay`` and ``max_delay``,
   longer the surer the model is that the caller is not done;
 * audio says incomplete but the transcript ends with a question: halfway to ``uncertain_delay``.
@@ -39,11 +41,17 @@ def decide(probability: float | None, cue: TranscriptCue, opts: EndpointingOptio
     incomplete_cue = opts.use_transcript_cues and cue.state == "incomplete"
     # a very confident audio model overrules an unfinished-looking *partial* (it lags the audio)
     # and weak trailing words ("than he was"); never dictation, never "and/the/um" in final text
-    lagging = not cue.final or cue.reason == "trailing_word_weak"
+    weak = cue.reason == "trailing_word_weak"
     confident = p is not None and p >= opts.confident_threshold
-    overruled = lagging and confident and cue.reason not in _DICTATION
+    overruled = (not cue.final or weak) and confident and cue.reason not in _DICTATION
     if incomplete_cue and not overruled:
         return EndpointDecision(delay=opts.max_delay, reason=f"cue:{cue.reason}", likely_complete=False)
+    if incomplete_cue and cue.final and weak:
+        # "... a table for." may go on or not ("what is it for"): the confident audio model
+        # shortens the wait, but the reply waits for a longer silence than a clean ending
+        return EndpointDecision(
+            delay=opts.uncertain_delay, reason="cue:trailing_word_weak", likely_complete=True
+        )
     if p is None:
         if opts.use_transcript_cues and cue.state == "complete":
             return EndpointDecision(delay=opts.min_delay, reason=f"cue:{cue.reason}", likely_complete=True)

@@ -28,8 +28,10 @@ class EndpointingOptions(_Options):
     """Probability so high that an unfinished-looking transcript is overruled (ASR lags speech)."""
     use_transcript_cues: bool = True
     """Let trailing "and/the", unfinished numbers, emails and spelling hold the turn open."""
-    final_transcript_timeout: float = Field(default=1.0, ge=0.0)
-    """How long after deciding to wait for the ASR's final text before using the partial."""
+    final_transcript_timeout: float = Field(default=2.0, ge=0.0)
+    """How long after deciding to wait for the ASR's final text before using the partial (a
+    speculative reply stays held meanwhile: a recognizer slowed by a busy CPU must not let a
+    guessed text stand)."""
     pre_speech: float = Field(default=0.5, ge=0.0)
     """Audio kept before the turn's first speech for the audio model."""
 

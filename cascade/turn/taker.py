@@ -39,6 +39,7 @@ from anyio.abc import TaskGroup
 
 from cascade.audio import resample
 from cascade.frames import (
+    PREEMPTIVE_DISCARDED,
     BotSpeechEnded,
     BotSpeechStarted,
     EndOfTurn,
@@ -298,13 +299,13 @@ class TurnTaker(Stage):
         bot = self._bot_response
         if bot is not None and bot.startswith(BACKCHANNEL_PREFIX):
             self.interrupt("backchannel-yield")  # never talk over the caller
-        elif bot is not None and self.options.interruption.enabled and self._overlap_idle():
-            # speech is counted from here: the VAD already required its own minimum before reporting
-            paused = self._overlap is not None and self._overlap.paused
-            self._overlap = _Overlap(start=frame.pts, response_id=bot, paused=paused)
-
-    def _overlap_idle(self) -> bool:
-        return self._overlap is None or self._overlap.closed_at is not None
+        elif bot is not None and self.options.interruption.enabled:
+            overlap = self._overlap
+            if overlap is not None and overlap.closed_at is not None and overlap.response_id == bot:
+                overlap.closed_at = None  # more speech soon after: one overlap, its speech adds up
+            elif overlap is None or overlap.closed_at is not None:
+                # counted from here: the VAD already required its own minimum before reporting
+                self._overlap = _Overlap(start=frame.pts, response_id=bot)
 
     async def _on_speech_stopped(self, frame: SpeechStopped) -> None:
         self._speaking = False
@@ -468,7 +469,7 @@ class TurnTaker(Stage):
         self.stats["preemptive_wasted"] += 1
         self.ctx.metrics.count_wasted_generation()
         self._reply_in_flight = False
-        self.interrupt(f"preemptive-discarded:{why}")
+        self.interrupt(f"{PREEMPTIVE_DISCARDED}:{why}")
 
     def _end_pause(self) -> None:
         """Let a reply paused for caller speech go on (the speech did not interrupt it)."""
@@ -555,7 +556,12 @@ class TurnTaker(Stage):
         self._backchannel_at = None
         text = self._turn_text()
         if not self._has_words():
-            transcript_due = pending.speech_end + self.options.endpointing.final_transcript_timeout
+            wait = (
+                self.options.interruption.false_interruption_timeout
+                if pending.barge_in
+                else self.options.endpointing.final_transcript_timeout
+            )
+            transcript_due = pending.speech_end + wait
             if not self._final_since_stop and self.clock.now() < transcript_due and reason != "end_of_stream":
                 pending.deadline = transcript_due  # the recognizer may still deliver the words
                 return

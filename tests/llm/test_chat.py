@@ -210,6 +210,25 @@ async def test_preemptive_turn_talked_over_is_forgotten() -> None:
     assert users == ["book a table"]
 
 
+@pytest.mark.parametrize(
+    ("reason", "kept"), [("preemptive-discarded:text-changed", False), ("barge-in", True)]
+)
+async def test_a_complete_preemptive_reply_taken_back_before_it_played_is_forgotten(
+    reason: str, kept: bool
+) -> None:
+    async with FakeOpenAI([Reply(text="Guess."), Reply(text="Answer.")]) as server:
+        frames = [
+            EndOfTurn(pts=0.05, text="book a", preemptive=True),
+            EndOfTurn(pts=0.8, generation=1, text="book a table"),
+        ]
+        # the whole guess was generated, but held: it never started playing
+        await run_realtime(
+            [ChatLLM(base_url=server.base_url)], frames, actions={0.5: lambda c: c.interrupt(reason)}
+        )
+    users = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "user"]
+    assert users == (["book a", "book a table"] if kept else ["book a table"])
+
+
 async def test_non_cancellable_tool_finishes_after_barge_in_and_result_is_kept() -> None:
     booked: list[str] = []
 

@@ -141,6 +141,19 @@ async def test_a_backchannel_or_a_sound_pauses_the_bot_which_goes_on_where_it_st
     assert turn.stats["paused"] == 1 and turn.stats["pause_resumed"] == 1
 
 
+async def test_speech_in_bursts_adds_up_to_an_interruption_while_the_words_lag() -> None:
+    spans = [(1.0, 1.5), (1.8, 2.5)]  # the VAD sees two segments; the recognizer is slow
+    frames = timeline(bot_reply_frames(REPLY, start=0.1), caller_frames(6.0, spans), vad(spans))
+    turn, stages = resume_chain(TurnOptions())
+    result = await run_stages(stages, frames)  # type: ignore[arg-type]
+    sink = stages[-1]
+    assert isinstance(sink, PacedSink)
+    assert max(t for t in sink.played_at if t < 3.0) == pytest.approx(1.02, abs=0.03)  # never resumed
+    (interrupt,) = result.interrupts
+    assert interrupt.pts == pytest.approx(2.3, abs=0.05)  # 0.5 s + 0.5 s of speech
+    assert turn.stats["pause_resumed"] == 0
+
+
 async def test_words_turn_the_pause_into_an_interruption() -> None:
     spans = [(1.0, 1.5)]
     frames = timeline(

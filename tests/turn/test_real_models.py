@@ -89,7 +89,8 @@ async def test_a_pause_mid_sentence_is_not_the_end_of_the_turn(smart_turn: Smart
     stops = [f for f in result.frames if f.kind == "SpeechStopped"]
     assert len(stops) == 2, "the VAD sees the pause (a 0.5 s silence endpointer would cut in)"
     (eot,) = [f for f in result.frames if isinstance(f, EndOfTurn)]
-    assert end_of_speech < eot.pts < end_of_speech + 1.0
+    # "... than he was" ends on a word that often goes on: uncertain_delay, not min_delay
+    assert end_of_speech < eot.pts < end_of_speech + 1.6
     assert eot.text == text
 
 
