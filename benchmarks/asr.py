@@ -40,7 +40,7 @@ import numpy as np
 import soundfile
 from machine_info import describe_machine as machine
 
-from cascade.asr import WhisperASR, WhisperEngine, WhisperOptions
+from cascade.asr import StreamingOptions, WhisperASR, WhisperEngine, WhisperOptions
 from cascade.audio import load_audio
 from cascade.clock import RealClock
 from cascade.frames import FinalTranscript, Frame, PartialTranscript, SpeechStopped, UserAudioFrame
@@ -122,10 +122,12 @@ class StreamResult:
     finals: int = 0
 
 
-async def stream_file(engine: WhisperEngine, audio: np.ndarray, rate: int) -> StreamResult:
+async def stream_file(
+    engine: WhisperEngine, audio: np.ndarray, rate: int, streaming: StreamingOptions | None = None
+) -> StreamResult:
     """Stream one recording through VAD + ASR in real time and measure it."""
     log: list[tuple[float, Frame]] = []
-    asr = WhisperASR(engine=engine)
+    asr = WhisperASR(engine=engine, streaming=streaming)
     ctx = SessionContext(clock=RealClock(), metrics=MetricsCollector())
     send, receive = anyio.create_memory_object_stream[Frame](0)
     send.close()
@@ -169,9 +171,15 @@ async def stream_file(engine: WhisperEngine, audio: np.ndarray, rate: int) -> St
     return result
 
 
-async def bench_model(model: str, items: list[dict[str, Any]], base: Path) -> dict[str, Any]:
-    """All figures for one model."""
-    engine = WhisperEngine(WhisperOptions(model=model))
+async def bench_model(
+    model: str,
+    items: list[dict[str, Any]],
+    base: Path,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """All figures for one model (with ``--details``, also every file's transcripts)."""
+    engine = WhisperEngine(WhisperOptions(model=model, **json.loads(args.whisper)))
+    streaming = StreamingOptions(**json.loads(args.streaming))
     load_started = time.perf_counter()
     await engine.load()
     load_seconds = time.perf_counter() - load_started
@@ -179,6 +187,7 @@ async def bench_model(model: str, items: list[dict[str, Any]], base: Path) -> di
     audio_seconds = offline_seconds = decode_seconds = 0.0
     finalize, end_to_final, lags, stalls = [], [], [], []
     speculative = finals = 0
+    per_file: list[dict[str, Any]] = []
     for item in items:
         path = base / item["wav"]
         rate = int(soundfile.info(str(path)).samplerate)
@@ -187,13 +196,13 @@ async def bench_model(model: str, items: list[dict[str, Any]], base: Path) -> di
         audio16 = load_audio(path, 16000)
         audio_seconds += len(audio16) / 16000
         started = time.perf_counter()
-        offline_hyps.append(normalize(engine.transcribe(audio16).text))
+        offline_hyps.append(normalize(engine.transcribe(audio16, full_window=True).text))
         offline_seconds += time.perf_counter() - started
         audio = load_audio(path, rate)
         padded = np.concatenate(
             [np.zeros(int(LEAD * rate), np.int16), audio, np.zeros(int(TAIL * rate), np.int16)]
         )
-        result = await stream_file(engine, padded, rate)
+        result = await stream_file(engine, padded, rate, streaming)
         stream_hyps.append(normalize(result.text))
         decode_seconds += result.decode_seconds
         finalize += result.finalize
@@ -202,7 +211,17 @@ async def bench_model(model: str, items: list[dict[str, Any]], base: Path) -> di
         stalls.append(result.max_stall)
         speculative += result.speculative
         finals += result.finals
-    return {
+        per_file.append(
+            {
+                "wav": item["wav"],
+                "reference": refs[-1],
+                "offline": offline_hyps[-1],
+                "streaming": stream_hyps[-1],
+                "finals": result.finals,
+                "finalize": [round(x, 3) for x in result.finalize],
+            }
+        )
+    summary = {
         "model": model,
         "files": len(items),
         "audio_seconds": round(audio_seconds, 2),
@@ -222,6 +241,7 @@ async def bench_model(model: str, items: list[dict[str, Any]], base: Path) -> di
         "loop_stall_max_ms": round(max(stalls) * 1000, 1) if stalls else None,
         "loop_stall_p50_ms": round(statistics.median(stalls) * 1000, 1) if stalls else None,
     }
+    return {**summary, "files_detail": per_file} if args.details else summary
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -231,15 +251,15 @@ async def main_async(args: argparse.Namespace) -> None:
     items = [json.loads(line) for line in lines if line.strip()]
     if args.limit:
         items = items[: args.limit]
-    results = [await bench_model(model, items, manifest.parent) for model in args.models]
+    results = [await bench_model(model, items, manifest.parent, args) for model in args.models]
     report = {
         "benchmark": "asr",
         "manifest": str(manifest),
         "machine": machine(),
         "options": {
-            "whisper": WhisperOptions().model_dump(),
+            "whisper": WhisperOptions(**json.loads(args.whisper)).model_dump(),
             "vad": "VADOptions() defaults",
-            "streaming": "StreamingOptions() defaults",
+            "streaming": StreamingOptions(**json.loads(args.streaming)).model_dump(),
         },
         "normalization": "lower case; mr/mrs/dr/st. spelled out; hyphens to spaces; punctuation "
         "except apostrophes removed; digits spelled out as English words",
@@ -254,6 +274,13 @@ def main() -> None:
     parser.add_argument("--manifest", required=True, help="JSONL of {wav, text}")
     parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
     parser.add_argument("--limit", type=int, default=0, help="only the first N files")
+    parser.add_argument("--details", action="store_true", help="also print every file's transcripts")
+    parser.add_argument(
+        "--whisper", default="{}", help="WhisperOptions overrides as JSON, e.g. '{\"min_window\": null}'"
+    )
+    parser.add_argument(
+        "--streaming", default="{}", help="StreamingOptions overrides as JSON, e.g. '{\"context\": 0}'"
+    )
     anyio.run(main_async, parser.parse_args())
 
 

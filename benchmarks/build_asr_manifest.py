@@ -12,6 +12,12 @@ Writes ``<out>/manifest.jsonl`` (``{"wav": ..., "text": ..., "source": ...}``, p
 manifest) with the WAVs copied beside it::
 
     python benchmarks/build_asr_manifest.py --out /tmp/asr-bench --asterisk 20
+
+``--dev N`` writes a development set instead, to tune options on: ``N`` telephone prompts that
+the test manifest (built with the same ``--asterisk``) does not contain, no pocketsphinx audio
+and no silence prompts::
+
+    python benchmarks/build_asr_manifest.py --out /tmp/asr-dev --asterisk 20 --dev 30
 """
 
 from __future__ import annotations
@@ -41,8 +47,12 @@ def pocketsphinx_items() -> list[tuple[Path, str, str]]:
     return items
 
 
-def asterisk_items(count: int) -> list[tuple[Path, str, str]]:
-    """``count`` telephone prompts, spread evenly over the alphabetical list."""
+def asterisk_items(count: int, dev: int = 0) -> list[tuple[Path, str, str]]:
+    """``count`` telephone prompts, spread evenly over the alphabetical list.
+
+    With ``dev``, ``dev`` other prompts instead, spread evenly over those not chosen (and not
+    the "(N seconds of silence)" prompts): a development set disjoint from the test selection.
+    """
     if count <= 0:
         return []
     prompts = []
@@ -56,7 +66,11 @@ def asterisk_items(count: int) -> list[tuple[Path, str, str]]:
                 prompts.append((wav, text, "asterisk"))
     prompts.sort()
     step = max(1, len(prompts) // count)
-    return prompts[::step][:count]
+    chosen = prompts[::step][:count]
+    if dev:
+        rest = [p for p in prompts if p not in set(chosen) and not p[1].startswith("(")]
+        return rest[:: max(1, len(rest) // dev)][:dev]
+    return chosen
 
 
 def main() -> None:
@@ -66,6 +80,9 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--asterisk", type=int, default=20, help="telephone prompts to include")
+    parser.add_argument(
+        "--dev", type=int, default=0, help="write N prompts disjoint from the test manifest instead"
+    )
     args = parser.parse_args()
     missing = [p for p in (POCKETSPHINX, ASTERISK, ASTERISK_TEXT) if not p.exists()]
     if missing:
@@ -76,7 +93,10 @@ def main() -> None:
     audio_dir = args.out / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for wav, text, source in pocketsphinx_items() + asterisk_items(args.asterisk):
+    items = asterisk_items(args.asterisk, args.dev) if args.dev else pocketsphinx_items()
+    if not args.dev:
+        items += asterisk_items(args.asterisk)
+    for wav, text, source in items:
         target = audio_dir / f"{source.replace('/', '_')}_{wav.name}"
         shutil.copyfile(wav, target)
         rows.append({"wav": str(target.relative_to(args.out)), "text": text, "source": source})

@@ -17,7 +17,13 @@ from cascade.frames import Word
 _NON_WORD = re.compile(r"[^\w']+")
 _OVERLAP_SLACK = 0.1
 """A word starting this much before the committed end may still be new (timings jitter)."""
+_REPEAT_SLACK = 0.3
+"""Tail words starting before the committed end plus this may repeat committed text."""
+_BEFORE_SLACK = 1.0
+"""A new segment's first words starting this soon after the previous segment's may repeat it."""
 _MAX_OVERLAP = 5
+_MAX_REPEAT = 12
+"""Longest run of the previous segment's last words a new segment's start is checked against."""
 
 
 def normalize(text: str) -> str:
@@ -28,11 +34,22 @@ def normalize(text: str) -> str:
 class LocalAgreement:
     """Committed words of one speech segment and the policy that grows them."""
 
-    def __init__(self) -> None:
+    def __init__(self, before: Sequence[Word] = ()) -> None:
+        """Start empty; ``before`` are the last words of the previous segment, if any.
+
+        A segment's audio starts a little before its speech (pre-roll), so its decodes may
+        repeat the previous segment's last word; :meth:`tail` drops such repetitions.
+        """
         self.committed: list[Word] = []
         """Words that will not change any more, in order."""
         self.pending: list[Word] = []
         """The latest hypothesis' words after the committed ones (may still change)."""
+        self._before: list[Word] = []
+        self.follow(before)
+
+    def follow(self, before: Sequence[Word]) -> None:
+        """Set the previous segment's words (see the constructor)."""
+        self._before = list(before[-_MAX_REPEAT:])
 
     @property
     def committed_end(self) -> float:
@@ -40,12 +57,26 @@ class LocalAgreement:
         return self.committed[-1].end if self.committed else float("-inf")
 
     def tail(self, words: Sequence[Word]) -> list[Word]:
-        """The part of a hypothesis after the committed words."""
+        """The part of a hypothesis after the committed words.
+
+        Words starting before the committed end are dropped (with some slack for timing jitter);
+        then leading words that repeat the end of the committed text are: compared as letters
+        without spaces, so a word split or joined differently ("goodbye" / "good bye") is still
+        recognized, and only while they start near the committed end (a real repetition later,
+        "no, no", stays).
+        """
         end = self.committed_end
         tail = [w for w in words if w.start > end - _OVERLAP_SLACK]
-        for n in range(min(_MAX_OVERLAP, len(self.committed), len(tail)), 0, -1):
-            head = [normalize(w.text) for w in tail[:n]]
-            if head == [normalize(w.text) for w in self.committed[-n:]]:
+        known, most, slack = self.committed[-_MAX_OVERLAP:], _MAX_OVERLAP, _REPEAT_SLACK
+        if not known and self._before:
+            # the previous segment's words: by text only (first-word times jitter), longer runs
+            # (Whisper may copy the end of its prompt) and a longer time (pre-roll, pause)
+            known, most, slack = self._before, _MAX_REPEAT, _BEFORE_SLACK
+            end = known[-1].end
+        committed = "".join(normalize(w.text) for w in known)
+        for n in range(min(most, len(tail)), 0, -1):
+            head = "".join(normalize(w.text) for w in tail[:n])
+            if head and committed.endswith(head) and tail[0].start < end + slack:
                 return tail[n:]
         return tail
 

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import numpy as np
 
 from cascade.asr.models import LoadedModel, WhisperModelError, load_model
 from cascade.asr.options import WhisperOptions
+from cascade.asr.window import (
+    FRAMES_PER_SECOND,
+    FULL_FRAMES,
+    MARGIN,
+    WindowDone,
+    frames_for,
+    looks_looped,
+    max_tokens,
+    window_frames,
+)
 from cascade.audio import AudioFormatError, load_audio
 from cascade.frames import Word
 from cascade.stage import run_sync_cancellable
+
+log = logging.getLogger("cascade.asr")
 
 SAMPLE_RATE = 16000
 """Whisper's input rate."""
@@ -107,35 +122,71 @@ class WhisperEngine:
         """Load the model off the event loop."""
         await run_sync_cancellable(lambda: self.loaded)
 
-    def transcribe(self, audio: np.ndarray, *, offset: float = 0.0, prompt: str | None = None) -> Hypothesis:
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        offset: float = 0.0,
+        prompt: str | None = None,
+        full_window: bool = False,
+    ) -> Hypothesis:
         """Decode ``audio`` (mono 16 kHz, int16 or float32); word times get ``offset`` added.
 
-        ``prompt`` is text that precedes the audio (joined after ``initial_prompt``).
+        ``prompt`` is text that precedes the audio (joined after ``initial_prompt``). The encoder
+        sees the window :attr:`WhisperOptions.min_window` asks for, or 30 s with ``full_window``
+        (faster-whisper's own decode); a short-window decode that looks like a repetition loop
+        is redone at 30 s.
         """
         samples = check_audio(audio)
         loaded = self.loaded
-        opts = self.options
-        full_prompt = " ".join(p for p in (opts.initial_prompt, prompt) if p) or None
+        seconds = len(samples) / SAMPLE_RATE
+        frames = FULL_FRAMES if full_window else frames_for(seconds, self.options.min_window)
+        # one bounded window when the audio fits in it; faster-whisper's own decode otherwise
+        single = not full_window and seconds + MARGIN <= FULL_FRAMES / FRAMES_PER_SECOND
         with loaded.gate:
             with self._lock:
                 self._running += 1
             started = time.perf_counter()
             try:
-                segments, info = loaded.model.transcribe(
-                    samples,
-                    language=opts.language if loaded.multilingual else None,
-                    beam_size=opts.beam_size,
-                    initial_prompt=full_prompt,
-                    hotwords=opts.hotwords,
-                    word_timestamps=True,
-                    condition_on_previous_text=False,
-                    temperature=0.0,
-                    vad_filter=False,
-                )
-                segments = list(segments)
+                segments, language = self._run(samples, prompt, frames, single)
+                if frames < FULL_FRAMES and looks_looped(" ".join(s.text for s in segments), seconds):
+                    log.debug("short-window decode looped; decoding again with 30 s")
+                    segments, language = self._run(samples, prompt, FULL_FRAMES, single)
             finally:
                 with self._lock:
                     self._running -= 1
+        return self._hypothesis(segments, language, offset, seconds, time.perf_counter() - started)
+
+    def _run(
+        self, samples: np.ndarray, prompt: str | None, frames: int, single: bool
+    ) -> tuple[list[Any], str]:
+        """One faster-whisper decode with an encoder window of ``frames``; with ``single``, one
+        window only and a generation budget for the audio's length (see :mod:`cascade.asr.window`)."""
+        loaded = self.loaded
+        opts = self.options
+        full_prompt = " ".join(p for p in (opts.initial_prompt, prompt) if p) or None
+        segments: list[Any] = []
+        with window_frames(frames, single=single):
+            generator, info = loaded.model.transcribe(
+                samples,
+                language=opts.language if loaded.multilingual else None,
+                beam_size=opts.beam_size,
+                initial_prompt=full_prompt,
+                hotwords=opts.hotwords,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+                temperature=0.0,
+                vad_filter=False,
+                max_new_tokens=max_tokens(len(samples) / SAMPLE_RATE) if single else None,
+            )
+            with contextlib.suppress(WindowDone):  # the first window saw all the audio
+                segments.extend(generator)
+        return segments, str(info.language)
+
+    @staticmethod
+    def _hypothesis(
+        segments: list[Any], language: str, offset: float, seconds: float, took: float
+    ) -> Hypothesis:
         words: list[Word] = []
         logprob, tokens = 0.0, 0
         for segment in segments:
@@ -155,9 +206,9 @@ class WhisperEngine:
         return Hypothesis(
             words=tuple(words),
             confidence=math.exp(logprob / tokens) if tokens else 0.0,
-            language=info.language,
-            audio_end=offset + len(samples) / SAMPLE_RATE,
-            seconds=time.perf_counter() - started,
+            language=language,
+            audio_end=offset + seconds,
+            seconds=took,
         )
 
     async def decode(
@@ -177,6 +228,6 @@ class WhisperEngine:
             lambda: self.transcribe(audio, offset=offset, prompt=prompt), limiter=limiter
         )
 
-    def transcribe_file(self, path: str | Path) -> Hypothesis:
+    def transcribe_file(self, path: str | Path, *, full_window: bool = False) -> Hypothesis:
         """Decode a whole audio file (any format and rate :func:`~cascade.audio.load_audio` reads)."""
-        return self.transcribe(load_audio(path, SAMPLE_RATE))
+        return self.transcribe(load_audio(path, SAMPLE_RATE), full_window=full_window)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cascade.asr import window
 from cascade.asr.options import WhisperOptions
 from cascade.paths import cache_dir
 
@@ -255,6 +256,7 @@ def _load(source: str, options: WhisperOptions) -> LoadedModel:
             "shipped 'tiny.en' and 'base' are downloaded from the Hugging Face hub: check the name and "
             "the network, or pass the path of a local CTranslate2 model directory"
         ) from exc
+    window.install(model)
     return LoadedModel(
         model=model,
         source=source,

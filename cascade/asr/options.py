@@ -28,6 +28,12 @@ class WhisperOptions(BaseModel):
     """Beam width; 1 (greedy) keeps streaming decodes fast."""
     device: str = "cpu"
     """``cpu``, ``cuda`` or ``auto``."""
+    min_window: float | None = Field(10.0, ge=5.0, le=30.0)
+    """Shortest audio window, in seconds, the encoder sees. faster-whisper pads every decode to
+    Whisper's 30 s window; encoding only ``max(min_window, audio + 1 s)`` is 3-7x faster for the
+    short stretches a streaming recognizer decodes (:mod:`cascade.asr.window`). Below about 10 s
+    Whisper often fails to stop and repeats itself (such a decode is redone at 30 s). ``None``:
+    always 30 s, exactly as faster-whisper decodes."""
     threads: int = Field(2, ge=1, le=64)
     """CPU threads one decode may use (CTranslate2 intra-op threads)."""
     max_concurrent: int = Field(1, ge=1, le=64)
@@ -42,21 +48,30 @@ class StreamingOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     partial_interval: float = Field(1.0, ge=0.1, le=10.0)
-    """Least new speech between two partial decodes. Every Whisper decode costs about the same
-    (the encoder always sees 30 s), so this trades partial freshness for idle CPU at the moment
-    the caller stops, when the final decode must start at once."""
+    """Least new speech between two partial decodes while the caller speaks: trades partial
+    freshness for CPU, and for the chance that a partial decode is still running when the caller
+    stops, delaying the speculative final decode."""
+    commit_gap: float = Field(0.5, ge=0.0, le=5.0)
+    """Least audio between two decodes whose agreement commits words. Decodes closer than this
+    (a speculative decode at a short pause, then the next one) usually end inside the same
+    half-spoken word and agree on a wrong guess of it; they still update the partial text."""
     speculation_silence: float = Field(0.06, ge=0.0, le=2.0)
     """Quiet after the last speech at which the final decode starts speculatively, before the VAD
     has confirmed the stop; when the stop comes, this result is the final transcript."""
     final_margin: float = Field(0.05, ge=0.0, le=1.0)
     """A decode is reused as the final when its audio reached this far past the speech end."""
     pre_roll: float = Field(0.3, ge=0.0, le=2.0)
-    """Audio kept before ``SpeechStarted.pts`` (the VAD's onset can be a little late)."""
+    """Audio kept before ``SpeechStarted.pts`` (the VAD's onset can be a little late), but not
+    before the previous segment's speech end."""
     trim_after: float = Field(12.0, ge=2.0, le=28.0)
     """When the audio being re-decoded grows past this, committed words are cut off the front and
     only the tail is decoded (with the committed text as prompt)."""
     keep_context: float = Field(1.0, ge=0.0, le=5.0)
     """Committed audio kept in front of the tail when trimming (helps the first tail words)."""
+    context: float = Field(10.0, ge=0.0, le=120.0)
+    """Final transcripts of speech that ended at most this long before a segment starts are
+    given to the decoder as the text preceding it, so a sentence the VAD cut at a pause is
+    recognized as one text (0: every segment is decoded on its own)."""
     speech_threshold: float = Field(0.35, gt=0.0, lt=1.0)
     """Silero speech probability at or above which the recognizer itself counts a 32 ms window as
     speech (the VAD's default silence threshold). It only schedules decodes -- partials start

@@ -14,18 +14,29 @@ unchanged, at once. Frames out, per speech segment (one ``SpeechStarted``..``Spe
 
 Transcripts are emitted with ``pts`` = the session time they became available, in segment order.
 
-Latency design: one Whisper decode costs about the same whatever the audio length (the encoder
-always sees 30 s), so the final must not wait for a decode started at ``SpeechStopped``. The stage
+Latency design: the final must not wait for a decode started at ``SpeechStopped``. The stage
 watches the audio with its own Silero instance and starts a decode as soon as the caller has been
 quiet for ``speculation_silence``; when the VAD then confirms the stop (``min_silence`` later),
-that decode is usually done and becomes the final. Partials are decoded every
-``partial_interval`` of new speech, words two consecutive decodes agree on are committed
-(:mod:`cascade.asr.agreement`), and past ``trim_after`` seconds committed audio is cut off the
-front so only the tail is re-decoded, with the committed text as prompt.
+that decode is usually done and becomes the final. Whisper pads every input to 30 s; here each
+decode's encoder sees a window only a little longer than the audio (:mod:`cascade.asr.window`,
+``WhisperOptions.min_window``), which makes a decode of a few seconds of speech 3-4x cheaper, so
+the speculative decode is mostly done before the stop is confirmed and a partial decode running
+when the caller stops delays the final little.
+
+Partials are decoded every ``partial_interval`` of new speech (and at every short pause, the
+speculative decodes that did not become finals). Words two decodes at least ``commit_gap`` of
+audio apart agree on are committed (:mod:`cascade.asr.agreement`); past ``trim_after`` seconds
+committed audio is cut off the front so only the tail is re-decoded, with the committed text as
+prompt. The finals of segments that ended shortly before (``StreamingOptions.context``) precede
+that prompt, so a sentence the VAD cut at its pauses is still decoded as one text; a segment's
+pre-roll never reaches back into the previous segment's speech, and words repeating the previous
+final's last words are dropped. Final words starting after the VAD's speech end (Whisper's
+"Thank you." in trailing silence) are dropped.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -56,8 +67,18 @@ _IDLE_KEEP = 2.0
 _WINDOW = 0.04
 """A little more than one Silero window: speech this recent means the caller is speaking now."""
 _PROMPT_CHARS = 200
+_AFTER_SPEECH = 0.15
+"""Final words starting this long after the VAD's speech end are dropped: Whisper invents text
+("Thank you.") in the silence a decode ends with."""
 _FORCE_TRIM = 25.0
 """Audio in one decode window past which pending words are committed so it can be trimmed."""
+
+
+def _last_chars(text: str) -> str:
+    """The end of a prompt text, at most ``_PROMPT_CHARS`` long, starting at a whole word."""
+    if len(text) <= _PROMPT_CHARS:
+        return text
+    return text[-_PROMPT_CHARS:].partition(" ")[2]
 
 
 @dataclass
@@ -83,6 +104,8 @@ class _Segment:
     prompt: str = ""
     decoded_until: float = 0.0
     latest: Hypothesis | None = None
+    agreed_until: float = float("-inf")
+    """End of the audio of the last decode that updated the agreement."""
     last_text: str = ""
 
     def __post_init__(self) -> None:
@@ -123,6 +146,12 @@ class WhisperASR(Stage):
         self._changed = anyio.Event()
         self._progress = anyio.Event()
         self._limiter: anyio.CapacityLimiter | None = None
+        self._history: deque[tuple[float, str]] = deque()
+        """``(end, text)`` of recent non-empty finals, the context of the next segments."""
+        self._last_stop = float("-inf")
+        """Audio time the last segment's speech ended."""
+        self._last_words: list[Word] = []
+        """Words of the last non-empty final (a next segment's decodes may repeat the last)."""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -130,7 +159,8 @@ class WhisperASR(Stage):
         """Load the model (off the event loop; shared per process) and start the decoder."""
         await self.engine.load()
         self._limiter = anyio.CapacityLimiter(self.options.max_concurrent)
-        self._speech_vad = StreamingVAD(SileroModel())
+        # the first ONNX session of the process takes tens of milliseconds to create
+        self._speech_vad = StreamingVAD(await anyio.to_thread.run_sync(SileroModel))
         self.spawn(self._decoder, service=True)
 
     async def finish(self) -> None:
@@ -150,8 +180,12 @@ class WhisperASR(Stage):
         if isinstance(frame, UserAudioFrame):
             self._on_audio(frame)
         elif isinstance(frame, SpeechStarted):
-            self._open(max(self._audio.start, frame.pts - self.streaming.pre_roll), frame.generation)
+            # the pre-roll stops where the previous segment's speech ended: decoding the end of
+            # its last word again makes Whisper guess a word at the start ("self, do to lock")
+            start = max(self._audio.start, frame.pts - self.streaming.pre_roll, self._last_stop)
+            self._open(min(start, frame.pts), frame.generation)
         elif isinstance(frame, SpeechStopped):
+            self._last_stop = frame.pts
             open_segment = self._segments[-1] if self._segments else None
             if open_segment is None or open_segment.stop is not None:
                 open_segment = self._open(frame.speech_start, frame.generation)
@@ -163,6 +197,7 @@ class WhisperASR(Stage):
         if self._segments and self._segments[-1].stop is None:
             self._segments[-1].stop = start  # a start without a stop: close the old segment
         segment = _Segment(start=start, generation=generation)
+        segment.agreement.follow(self._last_words)
         self._segments.append(segment)
         return segment
 
@@ -222,9 +257,10 @@ class WhisperASR(Stage):
         segment.decoded_until = until
         if audio.size == 0:
             return None
+        prompt = _last_chars(" ".join(p for p in (self._context(segment), segment.prompt) if p))
         try:
             hypothesis = await self.engine.decode(
-                audio, offset=segment.window_start, prompt=segment.prompt, limiter=self._limiter
+                audio, offset=segment.window_start, prompt=prompt, limiter=self._limiter
             )
         except Exception as exc:
             self.stats.errors += 1
@@ -243,13 +279,24 @@ class WhisperASR(Stage):
         segment.latest = hypothesis
         return hypothesis
 
+    def _context(self, segment: _Segment) -> str:
+        """Text of the finals that ended within ``context`` seconds before the segment."""
+        since = segment.start - self.streaming.context
+        while self._history and self._history[0][0] < since:
+            self._history.popleft()
+        return " ".join(text for _, text in self._history)
+
     async def _partial(self, segment: _Segment) -> None:
         hypothesis = await self._decode(segment, self._audio.end)
         if hypothesis is None or (segment.stop is not None and self._covers(segment, hypothesis)):
             return  # the final follows at once; a partial now would only delay it
-        segment.agreement.update(hypothesis.words)
         agreement = segment.agreement
-        words = [*agreement.committed, *agreement.pending]
+        if hypothesis.audio_end >= segment.agreed_until + self.streaming.commit_gap:
+            segment.agreed_until = hypothesis.audio_end
+            agreement.update(hypothesis.words)
+            words = [*agreement.committed, *agreement.pending]
+        else:
+            words = [*agreement.committed, *agreement.tail(hypothesis.words)]
         text = join(words)
         if text and text != segment.last_text:
             segment.last_text = text
@@ -276,7 +323,15 @@ class WhisperASR(Stage):
             assert segment.stop is not None
             until = min(self._audio.end, segment.stop + max(self.streaming.final_margin, 0.2))
             hypothesis = await self._decode(segment, max(until, segment.decoded_until))
-        words: list[Word] = segment.agreement.finalize(hypothesis.words if hypothesis else ())
+        assert segment.stop is not None
+        heard = [w for w in hypothesis.words if w.start < segment.stop + _AFTER_SPEECH] if hypothesis else []
+        words: list[Word] = segment.agreement.finalize(heard)
+        if words:
+            self._last_words = words
+            for later in itertools.islice(self._segments, 1, 2):
+                later.agreement.follow(words)  # its decodes start only now
+            if self.streaming.context > 0:
+                self._history.append((words[-1].end, join(words)))
         now = self.clock.now()
         self.stats.finals += 1
         self.ctx.metrics.mark("final_transcript", now)
@@ -304,5 +359,5 @@ class WhisperASR(Stage):
         cut = max(segment.window_start, agreement.committed_end - opts.keep_context)
         before = [w for w in agreement.committed if w.end <= cut]
         segment.window_start = cut
-        segment.prompt = join(before)[-_PROMPT_CHARS:]
+        segment.prompt = _last_chars(join(before))
         log.debug("trimmed segment window to %.2f", cut)

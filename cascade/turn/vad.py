@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -276,8 +277,10 @@ class SileroVAD(Stage):
         self._generation = 0
 
     async def start(self) -> None:
-        """Load the model (a few milliseconds; shared between sessions) and reset the state."""
-        self._stream = StreamingVAD(SileroModel(self.options.model_path))
+        """Load the model (off the event loop: the process's first ONNX session takes tens of
+        milliseconds; later ones are shared) and reset the state."""
+        model = await anyio.to_thread.run_sync(SileroModel, self.options.model_path)
+        self._stream = StreamingVAD(model)
         self._segmenter = SpeechSegmenter(self.options)
 
     async def process(self, frame: Frame) -> None:

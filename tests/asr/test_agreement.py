@@ -53,3 +53,43 @@ def test_force_commit_takes_pending_prefix_until_time() -> None:
     agreement.update(words("a b c d"))
     assert join(agreement.force_commit(0.65)) == "a b"
     assert join(agreement.pending) == "c d"
+
+
+def test_a_word_split_differently_is_not_repeated() -> None:
+    agreement = LocalAgreement()
+    agreement.update(words("goodbye thank"))
+    agreement.update(words("goodbye thank you"))
+    assert join(agreement.committed) == "goodbye thank"
+    # the final decode splits the committed words differently, its timings jitter past the end
+    again = [Word(text="good", start=0.0, end=0.2), *words("bye thank you for", start=0.5)]
+    assert join(agreement.finalize(again)) == "goodbye thank you for"
+
+
+def test_a_real_repetition_later_is_kept() -> None:
+    agreement = LocalAgreement()
+    agreement.update(words("no"))
+    agreement.update(words("no no"))
+    assert join(agreement.committed) == "no"
+    assert join(agreement.finalize(words("no no", step=0.8))) == "no no"
+
+
+def test_the_previous_segments_last_words_are_not_repeated() -> None:
+    before = words("four or six", start=10.0)  # ends at 10.9
+    agreement = LocalAgreement(before)
+    # the next segment's pre-roll holds the end of "six"; its first word's time is unreliable
+    hypothesis = [Word(text="Six", start=10.7, end=11.2), *words("to decrease", start=11.2)]
+    assert join(agreement.finalize(hypothesis)) == "to decrease"
+    other = LocalAgreement(before)  # a new first word timed early is kept: only text repeats go
+    assert join(other.finalize([Word(text="to", start=10.5, end=11.0), *words("decrease", 11.0)])) == (
+        "to decrease"
+    )
+
+
+def test_a_copy_of_the_previous_segments_end_is_dropped() -> None:
+    before = words("seven or nine to decrease or increase your volume", start=15.0)  # ends at 17.7
+    agreement = LocalAgreement(before)
+    # Whisper repeats the end of its prompt (the previous final) before the new words
+    copied = words("nine to decrease or increase your volume or eight for more options", start=18.0)
+    assert join(agreement.finalize(copied)) == "or eight for more options"
+    later = LocalAgreement(before)  # a second later it is what the caller said again
+    assert join(later.finalize(words("your volume please", start=19.0))) == "your volume please"
