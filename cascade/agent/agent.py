@@ -115,6 +115,9 @@ class VoiceAgent:
             asr = WhisperEngine(cfg.asr)
             _ = asr.loaded  # load now, not on the caller's first words
             self._shared["asr"] = asr
+        from cascade.turn.vad import SileroVAD
+
+        SileroVAD(cfg.vad).load()  # its ONNX session is shared by every session's VAD
         if "smart_turn" not in self._shared:
             from cascade.turn.smart_turn import SmartTurnDetector
 

@@ -71,7 +71,7 @@ class TTSSettings(BaseModel):
     """``hibari`` (embedded default), ``piper`` (GPL extra), ``openai`` (any speech server)."""
     voice: str | None = None
     speed: float = Field(default=1.0, ge=0.25, le=4.0)
-    first_chunk_words: int = Field(default=4, ge=0)
+    first_chunk_words: int = Field(default=2, ge=0)
     """Speak the first words of a reply after this many when no punctuation came yet (0: wait for
     punctuation). Fewer words: earlier first audio, slightly flatter first phrase."""
     base_url: str | None = None

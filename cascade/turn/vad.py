@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -277,11 +276,16 @@ class SileroVAD(Stage):
         self._generation = 0
 
     async def start(self) -> None:
-        """Load the model (off the event loop: the process's first ONNX session takes tens of
-        milliseconds; later ones are shared) and reset the state."""
-        model = await anyio.to_thread.run_sync(SileroModel, self.options.model_path)
-        self._stream = StreamingVAD(model)
+        """Reset the state. The model's ONNX session is shared by every stream: the process's
+        first one takes tens of milliseconds, so applications load it ahead of their first
+        session (:meth:`load`, as ``VoiceAgent.prepare`` does); later sessions reuse it at once
+        (and virtual-time tests need no worker thread)."""
+        self._stream = StreamingVAD(SileroModel(self.options.model_path))
         self._segmenter = SpeechSegmenter(self.options)
+
+    def load(self) -> None:
+        """Create the shared ONNX session now (blocking; call it off the event loop)."""
+        SileroModel(self.options.model_path)
 
     async def process(self, frame: Frame) -> None:
         """Forward the audio, then emit whatever start/stop it confirmed."""
