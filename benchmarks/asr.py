@@ -183,6 +183,7 @@ async def bench_model(
     load_started = time.perf_counter()
     await engine.load()
     load_seconds = time.perf_counter() - load_started
+    await anyio.to_thread.run_sync(SileroVAD().load)  # as VoiceAgent.prepare does
     refs, offline_hyps, stream_hyps = [], [], []
     audio_seconds = offline_seconds = decode_seconds = 0.0
     finalize, end_to_final, lags, stalls = [], [], [], []

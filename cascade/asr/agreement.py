@@ -23,6 +23,7 @@ _BEFORE_SLACK = 1.0
 """A new segment's first words starting this soon after the previous segment's may repeat it."""
 _MAX_OVERLAP = 5
 _MAX_REPEAT = 12
+_LEAST_COPY = 3
 """Longest run of the previous segment's last words a new segment's start is checked against."""
 
 
@@ -67,14 +68,15 @@ class LocalAgreement:
         """
         end = self.committed_end
         tail = [w for w in words if w.start > end - _OVERLAP_SLACK]
-        known, most, slack = self.committed[-_MAX_OVERLAP:], _MAX_OVERLAP, _REPEAT_SLACK
+        known, least, most, slack = self.committed[-_MAX_OVERLAP:], 1, _MAX_OVERLAP, _REPEAT_SLACK
         if not known and self._before:
-            # the previous segment's words: by text only (first-word times jitter), longer runs
-            # (Whisper may copy the end of its prompt) and a longer time (pre-roll, pause)
-            known, most, slack = self._before, _MAX_REPEAT, _BEFORE_SLACK
+            # the previous segment's words (its audio is not decoded again): only a copy of its
+            # last words, as Whisper sometimes makes of the end of its prompt, by text (times
+            # jitter); a word or two said again ("five, five") is speech
+            known, least, most, slack = self._before, _LEAST_COPY, _MAX_REPEAT, _BEFORE_SLACK
             end = known[-1].end
         committed = "".join(normalize(w.text) for w in known)
-        for n in range(min(most, len(tail)), 0, -1):
+        for n in range(min(most, len(tail)), least - 1, -1):
             head = "".join(normalize(w.text) for w in tail[:n])
             if head and committed.endswith(head) and tail[0].start < end + slack:
                 return tail[n:]

@@ -73,16 +73,9 @@ def test_a_real_repetition_later_is_kept() -> None:
     assert join(agreement.finalize(words("no no", step=0.8))) == "no no"
 
 
-def test_the_previous_segments_last_words_are_not_repeated() -> None:
-    before = words("four or six", start=10.0)  # ends at 10.9
-    agreement = LocalAgreement(before)
-    # the next segment's pre-roll holds the end of "six"; its first word's time is unreliable
-    hypothesis = [Word(text="Six", start=10.7, end=11.2), *words("to decrease", start=11.2)]
-    assert join(agreement.finalize(hypothesis)) == "to decrease"
-    other = LocalAgreement(before)  # a new first word timed early is kept: only text repeats go
-    assert join(other.finalize([Word(text="to", start=10.5, end=11.0), *words("decrease", 11.0)])) == (
-        "to decrease"
-    )
+def test_a_word_said_again_in_the_next_segment_is_kept() -> None:
+    agreement = LocalAgreement(words("five", start=1.0))  # "five, five": two segments
+    assert join(agreement.finalize(words("five", start=1.5))) == "five"
 
 
 def test_a_copy_of_the_previous_segments_end_is_dropped() -> None:
