@@ -67,13 +67,13 @@ class SessionContext:
         """True while some stage holds the bot's audio: transports keep it buffered, unplayed."""
         return bool(self._holds)
 
-    def hold_playback(self, reason: str = "speculative") -> None:
+    def hold_playback(self, reason: str) -> None:
         """Keep the bot's audio buffered, not played, until :meth:`release_playback` with the same
         ``reason`` (holds nest: a speculative reply before its turn is confirmed, a reply paused
         while the caller talks over it). An interrupt discards the audio and every hold."""
         self._holds.add(reason)
 
-    def release_playback(self, reason: str = "speculative") -> None:
+    def release_playback(self, reason: str) -> None:
         """Drop the hold taken for ``reason``; the audio plays once no hold is left."""
         self._holds.discard(reason)
 

@@ -432,11 +432,7 @@ class TurnTaker(Stage):
         overlap.speech += frame.duration
         opts = self.options.interruption
         if opts.pause_on_speech and not overlap.paused:
-            overlap.paused = True
-            self.stats["paused"] += 1
-            self.ctx.hold_playback(PAUSE_HOLD)
-            self.playback.pause(self.clock.now())
-            log.debug("bot paused for caller speech at %.2f", self.clock.now())
+            self._start_pause(overlap)
         said = (overlap.sure_final + " " + overlap.sure_text).strip()
         if said and is_backchannel(said):
             limit = opts.backchannel_max_duration
@@ -470,6 +466,14 @@ class TurnTaker(Stage):
         self.ctx.metrics.count_wasted_generation()
         self._reply_in_flight = False
         self.interrupt(f"{PREEMPTIVE_DISCARDED}:{why}")
+
+    def _start_pause(self, overlap: _Overlap) -> None:
+        """Hold the bot's audio while the caller's speech over it is judged."""
+        overlap.paused = True
+        self.stats["paused"] += 1
+        self.ctx.hold_playback(PAUSE_HOLD)
+        self.playback.pause(self.clock.now())
+        log.debug("bot paused for caller speech at %.2f", self.clock.now())
 
     def _end_pause(self) -> None:
         """Let a reply paused for caller speech go on (the speech did not interrupt it)."""
