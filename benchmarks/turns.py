@@ -195,8 +195,11 @@ class HoldWatch(Stage):
             self.held.append((self.clock.now(), self.ctx.playback_held))
 
     def released_after(self, t0: float) -> float | None:
-        """The first time after ``t0`` at which no audio was held."""
-        return next((t for t, held in self.held if t > t0 and not held), None)
+        """``t0`` if no audio was held then, else the first time after it with none held."""
+        after = [(t, held) for t, held in self.held if t >= t0]
+        if after and not after[0][1]:
+            return t0
+        return next((t for t, held in after if not held), None)
 
 
 class TickSink(PlayoutSink):
@@ -296,11 +299,13 @@ class EndpointRun:
     """One recording through VAD, recognizer and turn-taker."""
 
     decided: float | None
-    """The first EndOfTurn that was not discarded (the reply started)."""
+    """When the turn was taken (the turn's ``end_of_turn`` mark), unless its reply was discarded
+    unheard because the caller went on."""
     taken: float | None
-    """When that reply may be heard: a preemptive one is held until the turn is confirmed."""
+    """When that reply may be heard: a preemptive one is held until the final text confirms it."""
     first_any: float | None
-    """The first EndOfTurn, a later discarded preemptive one included."""
+    """The first EndOfTurn of any kind: a speculative reply prepared (and held) during a pause
+    counts too, even if it was discarded unheard."""
     vad_events: list[tuple[str, float, float]]
     wasted: int
 
@@ -321,14 +326,13 @@ async def run_endpointing_item(
         audio_frames(audio),
         tail=0.5,
     )
-    # a preemptive EndOfTurn discarded before the final transcript did not take the turn
-    discarded = {i.generation - 1 for i in result.interrupts if i.discards_preemptive}
+    # a speculative reply discarded unheard clears its turn's end_of_turn mark: not a decision
+    decisions = [t.end_of_turn for t in result.timelines if t.end_of_turn is not None]
+    decided = min(decisions, default=None)
     ends = [f for f in result.frames if isinstance(f, EndOfTurn)]
-    committed = [f for f in ends if f.generation not in discarded]
-    first = committed[0] if committed else None
     return EndpointRun(
-        decided=first.pts if first else None,
-        taken=None if first is None else watch.released_after(first.pts) if first.preemptive else first.pts,
+        decided=decided,
+        taken=None if decided is None else watch.released_after(decided),
         first_any=ends[0].pts if ends else None,
         vad_events=recognizer.vad_events,
         wasted=turn.stats["preemptive_wasted"],
@@ -406,7 +410,8 @@ async def bench_endpointing(
     for name, rows in {**results, **baselines}.items():
         report[name] = score_endpointing(rows, args.horizon)
     any_end = score_endpointing(speculative, args.horizon)
-    report["ours"]["false_cut_in_rate_incl_discarded_preemptive"] = any_end["false_cut_in_rate"]
+    # replies prepared during a pause and discarded unheard when the caller went on (wasted work)
+    report["ours"]["speculation_in_pause_rate"] = any_end["false_cut_in_rate"]
     report["ours"]["preemptive_wasted"] = sum(r.get("preemptive_wasted", 0) for r in per_item)
     audible = score_endpointing(taken, args.horizon)
     report["ours"]["turn_taken_delay_p50"] = audible["eot_delay_p50"]

@@ -119,6 +119,11 @@ class MetricsCollector:
         if event == "first_audio_out":
             self._finish(turn)
 
+    def retract_end_of_turn(self) -> None:
+        """The end of the current turn was taken back (its final text shows the caller may go on)."""
+        if self._current is not None:
+            self._current.end_of_turn = None
+
     def mark_interrupted(self) -> None:
         """An interrupt: the current turn's answer was cut off if any of it had been played."""
         if self._current is not None and self._current.first_audio_out is not None:

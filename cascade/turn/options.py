@@ -115,6 +115,11 @@ class PreemptiveOptions(_Options):
     """Emit ``EndOfTurn(preemptive=True)`` on the stable partial text."""
     min_probability: float = Field(default=0.5, ge=0.0, le=1.0)
     """Smart Turn probability needed (and no unfinished-transcript cue)."""
+    speculate_after: float = Field(default=0.15, ge=0.0)
+    """Silence after the caller's speech end at which the reply to a likely-complete turn starts
+    being prepared, even when the turn is taken only later (a final text ending on a word that
+    often goes on waits ``EndpointingOptions.uncertain_delay``). Its audio is held until the turn
+    is taken and its text confirmed; it is discarded if the caller goes on."""
 
 
 class TurnOptions(_Options):

@@ -103,6 +103,8 @@ class _Pending:
     probability: float | None
     decision: EndpointDecision
     deadline: float
+    speculate_at: float
+    """When a reply to a likely-complete turn may start being prepared (held until it is taken)."""
     decided_at: float | None = None
     preemptive_text: str | None = None
     barge_in: bool = False
@@ -325,6 +327,7 @@ class TurnTaker(Stage):
             probability=probability,
             decision=decision,
             deadline=frame.pts + decision.delay,
+            speculate_at=frame.pts + self.options.preemptive.speculate_after,
             barge_in=barge_in,
         )
         if barge_in and not self._has_words():
@@ -387,6 +390,7 @@ class TurnTaker(Stage):
             return
         if pending.decided_at is None:
             self._redecide(pending)
+            self._review_speculation(pending)
         elif final and self._final_since_stop:
             await self._final_after_decision(pending)
 
@@ -493,6 +497,8 @@ class TurnTaker(Stage):
             p = self._pending
             if p.decided_at is None:
                 times.append(p.deadline)
+                if self._may_speculate(p):
+                    times.append(p.speculate_at)
             else:
                 times.append(p.decided_at + self.options.endpointing.final_transcript_timeout)
         if self._backchannel_at is not None:
@@ -546,6 +552,8 @@ class TurnTaker(Stage):
         if pending.decided_at is None:
             if now >= pending.deadline:
                 await self._end_turn(pending, reason=pending.decision.reason)
+            elif now >= pending.speculate_at and self._may_speculate(pending):
+                await self._speculate(pending)
         elif now >= pending.decided_at + wait:
             if pending.preemptive_text is None:
                 await self._emit_end_of_turn(pending, self._turn_text(), preemptive=False)
@@ -578,21 +586,50 @@ class TurnTaker(Stage):
         if reason == "end_of_stream":
             pending.decision = pending.decision.model_copy(update={"reason": reason})
         if self._final_since_stop or reason == "end_of_stream":
-            await self._emit_end_of_turn(pending, text, preemptive=False)
+            if pending.preemptive_text is None:
+                await self._emit_end_of_turn(pending, text, preemptive=False)
+            else:
+                self._mark(pending)
+                await self._final_after_decision(pending)  # keep the prepared reply or correct it
             return
-        prob = pending.probability
+        if self._may_speculate(pending):
+            await self._speculate(pending)
+        if pending.preemptive_text is not None:
+            self._mark(pending)  # the turn is taken; the reply plays once the final text confirms it
+
+    def _may_speculate(self, pending: _Pending) -> bool:
+        """A reply may be prepared now on the text so far: the turn is very likely over."""
         opts = self.options.preemptive
-        likely = pending.decision.likely_complete and (prob is None or prob >= opts.min_probability)
-        cut_short = text.rstrip().endswith("-")  # the recognizer marks a word it has not finished
-        if opts.enabled and likely and self._segment_heard and not cut_short:
-            pending.preemptive_text = text
-            self.stats["preemptive"] += 1
-            self._reply_in_flight = True
-            self._mark(pending)
-            self.ctx.hold_playback(
-                SPECULATIVE_HOLD
-            )  # prepare the reply, play it only once the turn is confirmed
-            await self.emit(self._end_of_turn_frame(pending, text, preemptive=True))
+        prob = pending.probability
+        return (
+            opts.enabled
+            and pending.preemptive_text is None
+            and pending.decision.likely_complete
+            and (prob is None or prob >= opts.min_probability)
+            and self._segment_heard
+            and self._has_words()
+            and not self._turn_text().rstrip().endswith("-")  # a word the recognizer has not finished
+        )
+
+    async def _speculate(self, pending: _Pending) -> None:
+        """Start the reply on the text so far; its audio is held until the turn is confirmed."""
+        text = self._turn_text()
+        pending.preemptive_text = text
+        self.stats["preemptive"] += 1
+        self._reply_in_flight = True
+        self.ctx.metrics.mark("user_speech_end", pending.speech_end)
+        self.ctx.hold_playback(SPECULATIVE_HOLD)
+        await self.emit(self._end_of_turn_frame(pending, text, preemptive=True))
+
+    def _review_speculation(self, pending: _Pending) -> None:
+        """New transcript before the turn is taken: a prepared reply to other words is dropped."""
+        spoken = pending.preemptive_text
+        if spoken is None or pending.decided_at is not None:
+            return
+        changed = self._final_since_stop and _normalize(self._turn_text()) != _normalize(spoken)
+        if changed or not pending.decision.likely_complete:
+            pending.preemptive_text = None
+            self._discard_preemptive("text-changed" if changed else "text-incomplete")
 
     async def _final_after_decision(self, pending: _Pending) -> None:
         """The final transcript after the end was decided: confirm, correct or reopen the turn."""
@@ -600,9 +637,16 @@ class TurnTaker(Stage):
         preemptive = pending.preemptive_text
         self._redecide(pending)
         waiting = pending.deadline > self.clock.now()  # the final text shows the caller is not done
-        if preemptive is not None and not waiting and _normalize(text) == _normalize(preemptive):
+        same = preemptive is not None and _normalize(text) == _normalize(preemptive)
+        if same and not waiting:
             self.ctx.release_playback(SPECULATIVE_HOLD)
             self._close_turn()  # the speculative reply answers the right text: keep it
+            return
+        if same and pending.decision.likely_complete:
+            # the same words, but they may go on ("a table for"): the turn is taken later, and the
+            # prepared reply stays prepared (and held) meanwhile
+            pending.decided_at = None
+            self.ctx.metrics.retract_end_of_turn()
             return
         if preemptive is not None:
             self._discard_preemptive("text-incomplete" if waiting else "text-changed")

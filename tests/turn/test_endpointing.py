@@ -231,3 +231,37 @@ async def test_a_discarded_preemptive_reply_is_never_heard() -> None:
     assert sink.played_at and min(sink.played_at) >= 2.4
     heard = [e for e in result.events if isinstance(e, BotSpeechEnded)]
     assert len(heard) == 1 and not heard[0].interrupted  # only the corrected reply played
+
+
+async def test_a_likely_end_after_a_longer_silence_has_its_reply_prepared_at_once() -> None:
+    frames = timeline(
+        caller_frames(4.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.5)]),
+        [partial(1.6, "I'd like a table for"), final(1.9, "I'd like a table for.")],
+    )
+    sink, chain = speaking_chain(taker(0.95))  # sure, but "for" often goes on
+    result = await run_stages(chain, frames)
+    assert result.interrupts == []  # the final text confirmed the prepared reply
+    (turn,) = result.timelines
+    wait = EndpointingOptions().uncertain_delay
+    assert turn.end_of_turn == pytest.approx(1.5 + wait, abs=0.03)  # the turn taken after the wait
+    # ... but the reply was started at the VAD's stop (1.7 s, FakeLLM's first token 50 ms on)
+    assert turn.llm_first_token == pytest.approx(1.75, abs=0.03)
+    assert sink.played_at and min(sink.played_at) >= 1.5 + wait
+
+
+async def test_a_reply_prepared_in_a_pause_is_discarded_unheard_when_the_caller_goes_on() -> None:
+    frames = timeline(
+        caller_frames(5.0, [(0.5, 1.5), (2.1, 3.0)]),
+        vad([(0.5, 1.5), (2.1, 3.0)]),
+        [final(1.75, "Please enter your password at")],
+        [partial(2.9, "the pound key"), final(3.4, "the pound key.")],
+    )
+    sink, chain = speaking_chain(taker(0.95))
+    result = await run_stages(chain, frames)
+    # a reply was prepared during the pause, and discarded when the caller went on ...
+    assert [i.reason for i in result.interrupts] == ["preemptive-discarded:caller-continued"]
+    assert result.interrupts[0].pts < 2.2
+    assert sink.played_at and min(sink.played_at) >= 3.0  # ... never heard
+    decided = [t.end_of_turn for t in result.timelines if t.end_of_turn is not None]
+    assert decided and min(decided) > 3.0  # the only turn taken is the whole one
