@@ -157,6 +157,11 @@ def _asterisk_prompts() -> dict[str, str]:
     return prompts
 
 
+def _spoken_words(text: str) -> list[str]:
+    """The words a prompt's transcript says (its notes in parentheses and ellipses left out)."""
+    return re.findall(r"[A-Za-z0-9']+", re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", text))
+
+
 def _is_sentence(text: str) -> bool:
     return text[:1].isupper() and text.endswith((".", "?", "!")) and ":" not in text and "..." not in text
 
@@ -270,8 +275,9 @@ def build_bargein(out: Path, *, tts: Any, count: int, seed: int) -> list[dict[st
         )
 
     prompts = _asterisk_prompts()
+    # requests of 3 to 12 spoken words: not a fragment like "... for ..." or "IAX (note: ...)"
     names = sorted(
-        n for n, t in prompts.items() if 3 <= len(t.split()) <= 12 and (ASTERISK / f"{n}.wav").exists()
+        n for n, t in prompts.items() if 3 <= len(_spoken_words(t)) <= 12 and (ASTERISK / f"{n}.wav").exists()
     )
     rng.shuffle(names)
     for name in names[:count]:
