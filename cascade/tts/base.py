@@ -39,9 +39,10 @@ from cascade.frames import (
     TextToSpeak,
 )
 from cascade.stage import FrameTypes, Stage, run_sync_cancellable
-from cascade.tts.chunker import ChunkerOptions, SentenceChunker
+from cascade.tts.chunker import ChunkerOptions, SentenceChunker, chunk_ending
 from cascade.tts.engine import TTSEngine
 from cascade.tts.normalize import normalize_for_speech
+from cascade.tts.silence import SilenceTrimmer
 from cascade.tts.spans import SpanAllocator
 
 log = logging.getLogger("cascade.tts")
@@ -65,6 +66,15 @@ class TTSOptions(BaseModel):
     synthesis (:func:`~cascade.tts.normalize.normalize_for_speech`)."""
     chunker: ChunkerOptions = Field(default_factory=ChunkerOptions)
     """How text is cut into chunks."""
+    trim_silence: bool = True
+    """Cut the silence the engine puts before and after each chunk (hibari: ~0.3 s each side,
+    which delays the first word and leaves gaps inside sentences), and pause after a chunk by
+    its punctuation instead."""
+    sentence_pause: float = Field(default=0.3, ge=0.0, le=2.0)
+    """Silence after a chunk ending a sentence (with ``trim_silence``)."""
+    clause_pause: float = Field(default=0.15, ge=0.0, le=2.0)
+    """Silence after a chunk ending at a comma, semicolon, colon or dash (with ``trim_silence``);
+    a chunk cut inside a clause gets none."""
 
     @field_validator("sample_rate")
     @classmethod
@@ -166,9 +176,11 @@ class TTSStage(Stage):
         text = chunk.strip()
         if self.options.normalize:
             text = normalize_for_speech(text)
-        out_rate = self.options.sample_rate
-        frame_bytes = 2 * max(1, out_rate * self.options.frame_ms // 1000)
+        opts = self.options
+        out_rate = opts.sample_rate
+        frame_bytes = 2 * max(1, out_rate * opts.frame_ms // 1000)
         resample = StreamResampler(self.source_rate, out_rate)
+        trimmer = SilenceTrimmer(self.source_rate) if opts.trim_silence else None
         spans: SpanAllocator | None = None
         buffer = bytearray()
         sent = 0
@@ -176,6 +188,10 @@ class TTSStage(Stage):
             async with aclosing(self.synthesize(text)) as pieces:
                 async for piece in pieces:
                     samples = piece if piece.dtype == np.int16 else to_int16(piece)
+                    if trimmer is not None:
+                        samples = trimmer.push(samples)
+                        if not samples.size:
+                            continue
                     if spans is None:
                         duration = samples.size / self.source_rate if self.whole_chunks else None
                         spans = SpanAllocator(chunk, duration)
@@ -185,6 +201,10 @@ class TTSStage(Stage):
                         words = spans.take(sent / 2 / out_rate)
                         await self._emit_audio(bytes(buffer[:frame_bytes]), words, response_id, generation)
                         del buffer[:frame_bytes]
+            if trimmer is not None:
+                ending = chunk_ending(chunk)
+                pause = {"sentence": opts.sentence_pause, "clause": opts.clause_pause}.get(ending, 0.0)
+                buffer += resample(trimmer.end(pause).astype("<i2").tobytes())
             buffer += resample(b"", last=True)
             while len(buffer) > frame_bytes:
                 sent += frame_bytes

@@ -21,6 +21,7 @@ text was split into deltas.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -129,6 +130,16 @@ class ChunkerOptions(BaseModel):
     max_chunk_chars: int = Field(default=300, ge=20)
     """Later chunks longer than this end at the next clause boundary, and at any word when twice
     as long."""
+
+
+def chunk_ending(chunk: str) -> Literal["sentence", "clause", "open"]:
+    """How a chunk's text ends: a sentence end, a clause boundary, or neither (cut inside a clause)."""
+    end = chunk.rstrip().rstrip(_CLOSERS)
+    if end.endswith(_SENTENCE_END):
+        return "sentence"
+    if end.endswith((*_CLAUSE_END, "—", "-")):
+        return "clause"
+    return "open"
 
 
 def is_abbreviation(word: str, lookahead: str = "") -> bool:

@@ -12,6 +12,7 @@ from cascade.tts.base import TTSOptions, TTSStage
 class ToneTTS(TTSStage):
     """Speaks ``seconds_per_char`` of a 24 kHz tone per character, streamed in ``piece`` pieces.
 
+    ``padding`` seconds of silence go before and after each chunk (as real engines add).
     Each piece takes ``delay`` seconds of (virtual) time to "synthesize"; texts containing
     ``fail_on`` raise like a crashing engine. Records what it started, finished and when it was
     cancelled, so tests can check the stage's behaviour rather than the audio.
@@ -26,10 +27,12 @@ class ToneTTS(TTSStage):
         delay: float = 0.01,
         fail_on: str | None = None,
         whole: bool = False,
+        padding: float = 0.0,
     ) -> None:
         super().__init__(options, name="ToneTTS")
         self.seconds_per_char, self.piece, self.delay, self.fail_on = seconds_per_char, piece, delay, fail_on
         self.whole_chunks = whole
+        self.padding = padding
         self.started: list[str] = []
         self.finished: list[str] = []
         self.cancelled_at: list[float] = []
@@ -46,6 +49,11 @@ class ToneTTS(TTSStage):
         step = total if self.whole_chunks else round(self.piece * self.source_rate)
         t = np.arange(total) / self.source_rate
         tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+        if self.padding:
+            silence = np.zeros(round(self.padding * self.source_rate), np.float32)
+            tone = np.concatenate([silence, tone, silence])
+            total = len(tone)
+            step = total if self.whole_chunks else step
         done = False
         try:
             for start in range(0, total, step):

@@ -18,7 +18,7 @@ from cascade.session import SessionContext
 from cascade.stage import Stage
 from cascade.testing import ListSource, assert_no_leaked_tasks
 from cascade.tts.base import EngineTTS, TTSOptions
-from cascade.tts.chunker import speakable_text
+from cascade.tts.chunker import ChunkerOptions, speakable_text
 from cascade.tts.engine import TTSEngine, TTSError
 from cascade.tts.normalize import normalize_for_speech
 from tests.tts.conftest import needs_piper, transcribe
@@ -99,6 +99,34 @@ async def test_hibari_first_audio_comes_before_the_reply_ends(hibari_engine: TTS
     first = next(f for f in out if isinstance(f, BotAudioFrame) and f.pcm)
     assert first.pts < frames[-1].pts  # audio started long before the LLM finished
     assert first.text == "" or "Sure,".startswith(first.text.strip())
+
+
+def silences(audio: list[BotAudioFrame], threshold_db: float = -45.0) -> list[float]:
+    """Lengths of the quiet runs before each sound, in seconds (the first one leads)."""
+    runs, quiet = [], 0.0
+    for frame in audio:
+        rms = np.sqrt(np.mean(frame.samples().astype(np.float64) ** 2)) / 32768
+        if 20 * np.log10(rms + 1e-9) < threshold_db:
+            quiet += frame.duration
+        else:
+            runs.append(quiet)
+            quiet = 0.0
+    return runs
+
+
+@pytest.mark.anyio
+async def test_hibari_speaks_at_once_and_without_gaps_inside_a_sentence(hibari_engine: TTSEngine) -> None:
+    # "He was" is a chunk of its own (cut after two words), then the rest of the sentence
+    text = "He was not a young man. He was old."
+    options = TTSOptions(chunker=ChunkerOptions(first_max_words=2))
+    out, _ = await run_real([EngineTTS(hibari_engine, options)], deltas(text))
+    lead, *gaps = silences([f for f in out if isinstance(f, BotAudioFrame) and f.pcm])
+    assert lead < 0.12  # the first word begins at once (its soft onset), not after padding
+    assert max(gaps) < 0.5  # the pause after a sentence; nothing as long inside it
+    untrimmed = options.model_copy(update={"trim_silence": False})
+    out, _ = await run_real([EngineTTS(hibari_engine, untrimmed)], deltas(text))
+    lead, *gaps = silences([f for f in out if isinstance(f, BotAudioFrame) and f.pcm])
+    assert lead > 0.2 and max(gaps) > 0.5  # what the trimming removes
 
 
 class InterruptOnFirstAudio(Stage):

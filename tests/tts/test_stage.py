@@ -74,7 +74,7 @@ async def test_streams_small_frames_as_soon_as_the_first_chunk_is_ready() -> Non
 
 @pytest.mark.anyio
 async def test_output_rate_and_frame_size_follow_the_options() -> None:
-    tts = ToneTTS(TTSOptions(sample_rate=48000, frame_ms=40))
+    tts = ToneTTS(TTSOptions(sample_rate=48000, frame_ms=40, trim_silence=False))
     result = await run_stages([tts], reply_frames("Hello there. Bye now."))
     audio = audio_of(result.frames)
     assert {f.sample_rate for f in audio} == {48000}
@@ -82,6 +82,25 @@ async def test_output_rate_and_frame_size_follow_the_options() -> None:
     speech = sum(f.duration for f in audio)
     expected = sum(len(c) for c in ("Hello there.", "Bye now.")) * 0.05
     assert speech == pytest.approx(expected, abs=0.03)
+
+
+@pytest.mark.anyio
+async def test_engine_padding_is_cut_and_chunks_pause_by_their_punctuation() -> None:
+    padded = ToneTTS(padding=0.3)  # like hibari: 0.3 s of silence before and after each chunk
+    result = await run_stages([padded], reply_frames("Well, I think so. Yes"))
+    chunks = {"Well,": 0.15, " I think so.": 0.3, " Yes": 0.0}  # clause, sentence, open
+    audio = audio_of(result.frames)
+    assert audio[0].pcm[:64] != bytes(64)  # the first frame is sound, not the engine's silence
+    total = sum(f.duration for f in audio)
+    margins = 0.03 * (2 * len(chunks) - 1)  # kept around each sound (no lead on the first)
+    expected = sum(len(c.strip()) * 0.05 + pause for c, pause in chunks.items()) + margins
+    assert total == pytest.approx(expected, abs=0.03)
+    assert "".join(f.text for f in audio) == "Well, I think so. Yes"
+    untrimmed = ToneTTS(TTSOptions(trim_silence=False), padding=0.3)
+    result = await run_stages([untrimmed], reply_frames("Well, I think so. Yes"))
+    assert sum(f.duration for f in audio_of(result.frames)) == pytest.approx(
+        sum(len(c.strip()) * 0.05 for c in chunks) + 0.6 * len(chunks), abs=0.03
+    )
 
 
 @pytest.mark.anyio
@@ -96,8 +115,9 @@ async def test_each_frame_speaks_the_words_under_it() -> None:
     positions = [i for i, _ in carrying]
     assert positions == sorted(positions) and len(carrying) >= 6
     assert positions[0] < len(audio) // 4
-    # a word's frame ends no earlier than the estimate says the word ends
-    total = sum(f.duration for f in audio)
+    # a word's frame ends no earlier than the estimate says the word ends (the pause after the
+    # sentence speaks no word)
+    total = sum(f.duration for f in audio[: positions[-1] + 1])
     first_word_end = sum(f.duration for f in audio[: positions[0] + 1])
     assert first_word_end == pytest.approx(total * 6 / 42, abs=0.03)
 
