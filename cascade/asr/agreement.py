@@ -1,7 +1,7 @@
 """LocalAgreement: commit the words two consecutive hypotheses agree on, never change them again.
 
 Each streaming decode re-recognizes the audio since the last trim. Words already committed are
-removed from the front of a new hypothesis (by time, then by text overlap), leaving its *tail*.
+removed from the front of a new hypothesis (aligned by text, then time), leaving its *tail*.
 The longest common prefix of the previous and the current tail is committed: Whisper seldom
 changes a word once two decodes of growing audio agree on it, while the last word or two of a
 decode (cut mid-word) often change.
@@ -15,13 +15,10 @@ from collections.abc import Sequence
 from cascade.frames import Word
 
 _NON_WORD = re.compile(r"[^\w']+")
-_OVERLAP_SLACK = 0.1
-"""A word starting this much before the committed end may still be new (timings jitter)."""
-_REPEAT_SLACK = 0.3
-"""Tail words starting before the committed end plus this may repeat committed text."""
+_COVER_SLACK = 0.3
+"""Committed words ending this long before a hypothesis' first word may still be in its audio."""
 _BEFORE_SLACK = 1.0
 """A new segment's first words starting this soon after the previous segment's may repeat it."""
-_MAX_OVERLAP = 5
 _MAX_REPEAT = 12
 _LEAST_COPY = 3
 """Longest run of the previous segment's last words a new segment's start is checked against."""
@@ -60,25 +57,26 @@ class LocalAgreement:
     def tail(self, words: Sequence[Word]) -> list[Word]:
         """The part of a hypothesis after the committed words.
 
-        Words starting before the committed end are dropped (with some slack for timing jitter);
-        then leading words that repeat the end of the committed text are: compared as letters
-        without spaces, so a word split or joined differently ("goodbye" / "good bye") is still
-        recognized, and only while they start near the committed end (a real repetition later,
-        "no, no", stays).
+        The hypothesis re-recognizes the committed words its audio covers; where they end is
+        found by aligning its words with them (:func:`context_end`), not by times alone (a
+        committed word that was the last of its decode is often stretched over the next word).
+        Without committed words, leading words copying the previous segment's last words (as
+        Whisper sometimes copies the end of its prompt) are dropped: a run of at least three,
+        compared as letters without spaces, so "goodbye" / "good bye" match; a word or two
+        said again ("five, five") is speech.
         """
-        end = self.committed_end
-        tail = [w for w in words if w.start > end - _OVERLAP_SLACK]
-        known, least, most, slack = self.committed[-_MAX_OVERLAP:], 1, _MAX_OVERLAP, _REPEAT_SLACK
-        if not known and self._before:
-            # the previous segment's words (its audio is not decoded again): only a copy of its
-            # last words, as Whisper sometimes makes of the end of its prompt, by text (times
-            # jitter); a word or two said again ("five, five") is speech
-            known, least, most, slack = self._before, _LEAST_COPY, _MAX_REPEAT, _BEFORE_SLACK
-            end = known[-1].end
+        if self.committed:
+            first = words[0].start if words else 0.0
+            known = [w for w in self.committed if w.end > first - _COVER_SLACK]
+            return list(words[context_end(words, known, self.committed_end) :]) if known else list(words)
+        tail = list(words)
+        if not self._before:
+            return tail
+        known, end = self._before, self._before[-1].end
         committed = "".join(normalize(w.text) for w in known)
-        for n in range(min(most, len(tail)), least - 1, -1):
+        for n in range(min(_MAX_REPEAT, len(tail)), _LEAST_COPY - 1, -1):
             head = "".join(normalize(w.text) for w in tail[:n])
-            if head and committed.endswith(head) and tail[0].start < end + slack:
+            if head and committed.endswith(head) and tail[0].start < end + _BEFORE_SLACK:
                 return tail[n:]
         return tail
 
@@ -109,6 +107,88 @@ class LocalAgreement:
         newly, self.pending = self.pending[:count], self.pending[count:]
         self.committed.extend(newly)
         return newly
+
+
+_WRONG_SIDE = 0.3
+"""Cost of a word on the wrong side of the boundary time, against 1 per differing word."""
+_POOR_MATCH = 0.5
+"""Edit distance, per known word, above which a hypothesis is taken not to repeat them."""
+_JOINED = 0.3
+"""Cost of one word written as two ("forever more" / "forevermore")."""
+
+
+def context_end(words: Sequence[Word], again: Sequence[Word], boundary: float) -> int:
+    """How many of ``words`` (a hypothesis) recognize ``again`` (known words) once more.
+
+    A hypothesis decoded from audio that starts at known words (committed words of the same
+    segment, or the previous segment's last words decoded again as context) begins with those
+    words once more -- usually a little different (a word joined or split, misheard) and with
+    other times (Whisper stretches the last word of a decode, and a word before a pause, into
+    the silence after it, so times alone cut a short next word like "and"). The split is where
+    the words before it differ least from ``again`` (word edit distance; one word written as
+    two costs little), each word whose middle lies on the wrong side of ``boundary`` (where
+    the known words end) counting a little; ties keep the earlier split. When even the best
+    split differs from ``again`` in more than half its words, the hypothesis does not say them
+    again and the words whose middle lies before ``boundary`` are the ones dropped.
+    """
+    old = [normalize(w.text) for w in again]
+    new = [normalize(w.text) for w in words]
+    m = len(old)
+    # rows[i][j]: edit distance between new[:i] and old[:j]
+    rows = [[float(j) for j in range(m + 1)]]
+    for i in range(1, len(new) + 1):
+        prev, row = rows[i - 1], [float(i)]
+        for j in range(1, m + 1):
+            best = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (new[i - 1] != old[j - 1]))
+            if j >= 2 and new[i - 1] == old[j - 2] + old[j - 1]:
+                best = min(best, prev[j - 2] + _JOINED)
+            if i >= 2 and new[i - 2] + new[i - 1] == old[j - 1]:
+                best = min(best, rows[i - 2][j - 1] + _JOINED)
+            row.append(best)
+        rows.append(row)
+    middles = [(w.start + w.end) / 2 for w in words]
+    best_split, best_cost = 0, float("inf")
+    for split in range(len(words) + 1):
+        wrong = sum(t > boundary for t in middles[:split]) + sum(t < boundary for t in middles[split:])
+        cost = rows[split][m] + _WRONG_SIDE * wrong
+        if cost < best_cost - 1e-9:
+            best_split, best_cost = split, cost
+    if rows[best_split][m] > _POOR_MATCH * m:
+        # the hypothesis does not say the known words again (it skipped or garbled them): a few
+        # new words resembling them must not count as them; split by time alone
+        return sum(t < boundary for t in middles)
+    return best_split
+
+
+_LEAST_LOOP = 3
+"""Shortest run of words whose immediate repetition counts as a decoding loop."""
+
+
+def drop_loops(words: Sequence[Word]) -> list[Word]:
+    """``words`` without a run of at least three words (two of them different) repeated at once.
+
+    Whisper sometimes says the last sentence of its audio again in the silence that follows it
+    ("Press 2 to listen to it. Press 2 to listen to it."), with times squeezed into the speech;
+    people rarely repeat a whole phrase back to back. A repetition cut off at the end of the
+    hypothesis (a loop stopped by the token budget) is dropped too.
+    """
+    out = list(words)
+    keys = [normalize(w.text) for w in out]
+    i = 0
+    while i < len(out):
+        for size in range((len(out) - i) // 2, _LEAST_LOOP - 1, -1):
+            if keys[i + size] != keys[i]:
+                continue
+            run = keys[i : i + size]
+            if len(set(run)) > 1 and keys[i + size : i + 2 * size] == run:
+                del out[i + size : i + 2 * size], keys[i + size : i + 2 * size]
+                rest = keys[i + size :]
+                if rest and rest == run[: len(rest)]:  # the loop went on until the budget ran out
+                    del out[i + size :], keys[i + size :]
+                break
+        else:
+            i += 1
+    return out
 
 
 def join(words: Sequence[Word]) -> str:

@@ -7,13 +7,14 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import anyio
 import numpy as np
 
+from cascade.asr.agreement import drop_loops
 from cascade.asr.models import LoadedModel, WhisperModelError, load_model
 from cascade.asr.options import WhisperOptions
 from cascade.asr.window import (
@@ -134,8 +135,9 @@ class WhisperEngine:
 
         ``prompt`` is text that precedes the audio (joined after ``initial_prompt``). The encoder
         sees the window :attr:`WhisperOptions.min_window` asks for, or 30 s with ``full_window``
-        (faster-whisper's own decode); a short-window decode that looks like a repetition loop
-        is redone at 30 s.
+        (faster-whisper's own decode). A short-window decode that looks like a repetition loop
+        keeps its words without the repeated phrase (:func:`~cascade.asr.agreement.drop_loops`)
+        when that removes the loop, and is redone with 30 s otherwise.
         """
         samples = check_audio(audio)
         loaded = self.loaded
@@ -149,13 +151,19 @@ class WhisperEngine:
             started = time.perf_counter()
             try:
                 segments, language = self._run(samples, prompt, frames, single)
+                hypothesis = self._hypothesis(segments, language, offset, seconds, 0.0)
                 if frames < FULL_FRAMES and looks_looped(" ".join(s.text for s in segments), seconds):
-                    log.debug("short-window decode looped; decoding again with 30 s")
-                    segments, language = self._run(samples, prompt, FULL_FRAMES, single)
+                    words = tuple(drop_loops(hypothesis.words))
+                    if looks_looped(" ".join(w.text for w in words), seconds):
+                        log.debug("short-window decode looped; decoding again with 30 s")
+                        segments, language = self._run(samples, prompt, FULL_FRAMES, single)
+                        hypothesis = self._hypothesis(segments, language, offset, seconds, 0.0)
+                    else:
+                        hypothesis = replace(hypothesis, words=words)
             finally:
                 with self._lock:
                     self._running -= 1
-        return self._hypothesis(segments, language, offset, seconds, time.perf_counter() - started)
+        return replace(hypothesis, seconds=time.perf_counter() - started)
 
     def _run(
         self, samples: np.ndarray, prompt: str | None, frames: int, single: bool

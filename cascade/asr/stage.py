@@ -28,8 +28,11 @@ speculative decodes that did not become finals). Words two decodes at least ``co
 audio apart agree on are committed (:mod:`cascade.asr.agreement`); past ``trim_after`` seconds
 committed audio is cut off the front so only the tail is re-decoded, with the committed text as
 prompt. The finals of segments that ended shortly before (``StreamingOptions.context``) precede
-that prompt, so a sentence the VAD cut at its pauses is still decoded as one text; a segment's
-pre-roll never reaches back into the previous segment's speech, and words repeating the previous
+that prompt, so a sentence the VAD cut at its pauses is still decoded as one text; the audio of
+the previous segment's last words (``StreamingOptions.audio_context``) is decoded again in front
+of the segment, so its first words are heard in context, and the hypothesis words that say those
+words again are found by aligning them with the previous final (text, then time) and dropped.
+A phrase Whisper says twice in a row (a decoding loop) is kept once; words copying the previous
 final's last words are dropped. Final words starting after the VAD's speech end (Whisper's
 "Thank you." in trailing silence) are dropped.
 """
@@ -39,11 +42,11 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anyio
 
-from cascade.asr.agreement import LocalAgreement, join
+from cascade.asr.agreement import LocalAgreement, context_end, drop_loops, join
 from cascade.asr.engine import Hypothesis, WhisperEngine
 from cascade.asr.options import StreamingOptions, WhisperOptions
 from cascade.asr.timeline import AudioTimeline
@@ -107,9 +110,22 @@ class _Segment:
     agreed_until: float = float("-inf")
     """End of the audio of the last decode that updated the agreement."""
     last_text: str = ""
+    again: tuple[Word, ...] = ()
+    """The previous segment's words whose audio the window starts with (decoded again)."""
+    prepared: bool = False
+    """Whether the window has been extended over the previous segment's last words (done when
+    the segment's first decode starts: the previous final is known then)."""
 
     def __post_init__(self) -> None:
         self.window_start = self.decoded_until = self.start
+
+    def own(self, hypothesis: Hypothesis) -> Hypothesis:
+        """The hypothesis without a decoding loop and without the words of the audio before the
+        segment (decoded as context)."""
+        words = drop_loops(hypothesis.words)
+        if self.again and self.window_start <= self.again[0].start:  # not trimmed off since
+            words = words[context_end(words, self.again, self.start) :]
+        return replace(hypothesis, words=tuple(words))
 
 
 class WhisperASR(Stage):
@@ -146,8 +162,8 @@ class WhisperASR(Stage):
         self._changed = anyio.Event()
         self._progress = anyio.Event()
         self._limiter: anyio.CapacityLimiter | None = None
-        self._history: deque[tuple[float, str]] = deque()
-        """``(end, text)`` of recent non-empty finals, the context of the next segments."""
+        self._history: deque[Word] = deque()
+        """Words of recent finals: the text and audio context of the next segments."""
         self._last_stop = float("-inf")
         """Audio time the last segment's speech ended."""
         self._last_words: list[Word] = []
@@ -211,11 +227,13 @@ class WhisperASR(Stage):
         for _, end, prob in self._speech_vad.push(samples, frame.sample_rate, frame.pts):
             if prob >= threshold:
                 self._last_speech = end
+        audio_context = self.streaming.audio_context
         if self._segments:
             self._segments[-1].generation = frame.generation
-            keep_from = self._segments[0].window_start
+            first = self._segments[0]
+            keep_from = first.window_start if first.prepared else first.start - audio_context
         else:
-            keep_from = self._audio.end - _IDLE_KEEP
+            keep_from = self._audio.end - _IDLE_KEEP - audio_context
         self._audio.drop_before(keep_from)
 
     # --- decoding ----------------------------------------------------------------------------
@@ -252,7 +270,26 @@ class WhisperASR(Stage):
         speaking = self._last_speech >= now - _WINDOW
         return speaking and now - segment.decoded_until >= opts.partial_interval
 
+    def _prepare(self, segment: _Segment) -> None:
+        """Start the segment's window at the previous segment's last words, if they are recent.
+
+        Only words of at most ``audio_context`` before the segment are decoded again, from a
+        little before the first of them (Whisper's word starts are a little late); their
+        hypothesis words are dropped again by :meth:`_Segment.own`.
+        """
+        segment.prepared = True
+        since = segment.start - self.streaming.audio_context
+        again = [w for w in self._history if w.start >= since]
+        if not again or self.streaming.audio_context <= 0:
+            return
+        earlier = [w.end for w in self._history if w.end <= again[0].start]
+        start = max(again[0].start - 0.1, earlier[-1] if earlier else float("-inf"))
+        segment.window_start = max(self._audio.start, min(start, segment.start))
+        segment.again = tuple(w for w in again if w.start >= segment.window_start)
+
     async def _decode(self, segment: _Segment, until: float) -> Hypothesis | None:
+        if not segment.prepared:
+            self._prepare(segment)
         audio = self._audio.slice(segment.window_start, until)
         segment.decoded_until = until
         if audio.size == 0:
@@ -276,15 +313,18 @@ class WhisperASR(Stage):
             return None
         self.stats.decodes += 1
         self.stats.decode_seconds.append(hypothesis.seconds)
+        hypothesis = segment.own(hypothesis)
         segment.latest = hypothesis
         return hypothesis
 
     def _context(self, segment: _Segment) -> str:
-        """Text of the finals that ended within ``context`` seconds before the segment."""
-        since = segment.start - self.streaming.context
-        while self._history and self._history[0][0] < since:
+        """Text of the finals that ended within ``context`` seconds before the segment and whose
+        audio is not in the segment's window."""
+        opts = self.streaming
+        while self._history and self._history[0].end < segment.start - max(opts.context, opts.audio_context):
             self._history.popleft()
-        return " ".join(text for _, text in self._history)
+        since = segment.start - opts.context
+        return join([w for w in self._history if w.end >= since and w.start < segment.window_start])
 
     async def _partial(self, segment: _Segment) -> None:
         hypothesis = await self._decode(segment, self._audio.end)
@@ -330,8 +370,7 @@ class WhisperASR(Stage):
             self._last_words = words
             for later in itertools.islice(self._segments, 1, 2):
                 later.agreement.follow(words)  # its decodes start only now
-            if self.streaming.context > 0:
-                self._history.append((words[-1].end, join(words)))
+            self._history.extend(words)
         now = self.clock.now()
         self.stats.finals += 1
         self.ctx.metrics.mark("final_transcript", now)

@@ -20,6 +20,14 @@ SHORT = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
 """3.0 s, 16 kHz: "he was not an ill disposed young man"."""
 PHONE = ASTERISK / "agent-loggedoff.wav"
 """8 kHz telephone prompt: "Agent Logged off."."""
+MENU = ASTERISK / "conf-usermenu.wav"
+"""8 kHz telephone prompt, four phrases with pauses the VAD cuts at: "Please press 1 to mute or
+unmute yourself, 4 or 6 to decrease or increase the conference volume, 7 or 9 to decrease or
+increase your volume, or 8 to exit."."""
+MENU_TEXT = (
+    "please press one to mute or unmute yourself four or six to decrease or increase the "
+    "conference volume seven or nine to decrease or increase your volume or eight to exit"
+)
 PHONE_2 = ASTERISK / "call-waiting.wav"
 """8 kHz telephone prompt: "Call waiting."."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cascade.asr.agreement import LocalAgreement, join, normalize
+from cascade.asr.agreement import LocalAgreement, context_end, drop_loops, join, normalize
 from cascade.frames import Word
 
 
@@ -86,3 +86,39 @@ def test_a_copy_of_the_previous_segments_end_is_dropped() -> None:
     assert join(agreement.finalize(copied)) == "or eight for more options"
     later = LocalAgreement(before)  # a second later it is what the caller said again
     assert join(later.finalize(words("your volume please", start=19.0))) == "your volume please"
+
+
+def test_a_short_word_under_a_stretched_committed_word_is_kept() -> None:
+    agreement = LocalAgreement()
+    # "menu" was the last word of its decodes: Whisper stretched it to the end of their audio
+    agreement.update([*words("exit this", start=4.4), Word(text="menu", start=5.0, end=5.6)])
+    agreement.update([*words("exit this", start=4.4), Word(text="menu", start=5.0, end=5.7)])
+    assert join(agreement.committed) == "exit this menu"
+    # a longer decode puts "menu" where it was said and "and" right after it
+    later = [*words("exit this", start=4.4), *words("menu and return", start=5.0, step=0.2)]
+    assert join(agreement.tail(later)) == "and return"
+
+
+def test_context_end_aligns_words_decoded_again() -> None:
+    again = words("four or six", start=10.0)  # the previous final, ends at 10.9
+    # decoded again as context: "six" stretched into the pause past the segment start
+    stretched = [*words("four or", start=10.0), Word(text="six", start=10.6, end=11.5)]
+    assert context_end([*stretched, *words("to decrease", start=11.5)], again, 11.1) == 3
+    joined = words("now and forevermore", start=3.0)
+    split = words("now and forever more dial three", start=3.0)
+    assert split[context_end(split, joined, 3.95)].text == "dial"
+    # the context words are missing from the hypothesis: nothing is dropped, not even a new
+    # word that resembles one of them
+    assert context_end(words("send them", start=11.0), again, 10.95) == 0
+    busy = words("Press 2 to record your busy message.", start=3.9)
+    assert context_end(words("Press 3 to record", start=6.5), busy, 6.34) == 0
+
+
+def test_a_decoding_loop_is_dropped_but_repeated_words_stay() -> None:
+    looped = "is recording. Press 2 to listen to it. Press 2 to listen to it. Press 2 to listen to"
+    assert join(drop_loops(words(looped))) == "is recording. Press 2 to listen to it."
+    assert join(drop_loops(words("4 or 6. 4 or 6."))) == "4 or 6."
+    whole = "9 to decrease or increase your volume or 8 to exit this menu and return to the conference."
+    assert join(drop_loops(words(f"{whole} {whole}"))) == whole
+    for speech in ("no no no no no no", "press one to record press two to record", "it it it"):
+        assert join(drop_loops(words(speech))) == speech

@@ -16,7 +16,7 @@ from cascade.frames import FinalTranscript, PartialTranscript, SpeechStarted, Sp
 from cascade.pipeline import Pipeline, PipelineTypeError
 from cascade.testing import assert_no_leaked_tasks
 from cascade.turn.vad import SileroVAD
-from tests.asr.speech import LONG, LONG_TEXT, PHONE, SHORT, speech
+from tests.asr.speech import LONG, LONG_TEXT, MENU, MENU_TEXT, PHONE, SHORT, speech
 from tests.asr.streaming import speech_file, stream, until
 
 pytestmark = pytest.mark.integration
@@ -83,6 +83,26 @@ async def test_one_final_per_segment_in_order(tiny_engine: WhisperEngine) -> Non
     assert len(received.of(SpeechStopped)) == len(finals) == 2
     assert "young man" in words_of(finals[0].text) and "agent" in words_of(finals[1].text)
     assert finals[0].words[-1].end < finals[1].words[0].start
+
+
+_NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_DIGITS = dict(zip("0123456789", _NUMBERS, strict=True))
+
+
+@pytest.mark.anyio
+async def test_phrases_cut_at_pauses_join_without_lost_or_repeated_words(tiny_engine: WhisperEngine) -> None:
+    # the VAD cuts the prompt at its pauses; each phrase is decoded after the audio of the
+    # previous one's last words, whose words are dropped again ("4 or 6 | to decrease": no "6"
+    # heard twice at the start of the next phrase)
+    audio = speech_file(speech(MENU), 8000)
+    received = await stream([SileroVAD(), WhisperASR(engine=tiny_engine)], audio, 8000)
+    finals = [f for f in received.of(FinalTranscript) if isinstance(f, FinalTranscript)]
+    assert len(finals) >= 3  # the VAD did cut it
+    said = [_DIGITS.get(w, w) for w in words_of(" ".join(f.text for f in finals)).split()]
+    assert said.count("six") == 1, said
+    assert jiwer.wer(MENU_TEXT, " ".join(said)) < 0.1
+    for before, after in itertools.pairwise(finals):
+        assert before.words[-1].end <= after.words[0].end
 
 
 @pytest.mark.anyio
