@@ -6,7 +6,9 @@ The manifest lists recorded caller turns, ``{"wav": path relative to the manifes
 (build one from Debian's recorded speech with ``python benchmarks/build_asr_manifest.py``). Each
 turn is one session on the real-time file transport. Voice-to-voice latency = caller speech end
 (the VAD's end of speech, audio time) → first bot audio out of the transport, with the breakdown
-(end-of-turn decision, final transcript, LLM first token, first TTS audio). Prints JSON.
+(end-of-turn decision, final transcript, LLM first token, first TTS audio). The same latency to
+the bot's first *audible* sound (``audible_voice_to_voice``, from the recorded bot track: a voice
+that starts with silence is not heard yet) is reported beside it. Prints JSON.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import argparse
 import json
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -30,6 +35,9 @@ from cascade.agent.config import AgentConfig
 from cascade.metrics import TURN_EVENTS, TurnTimeline
 from cascade.pipeline import Pipeline
 from cascade.transports.file import FileTransport
+
+AUDIBLE_DB = -45.0
+"""Level (dBFS, 20 ms RMS) from which the bot's audio counts as heard."""
 
 SYSTEM_PROMPT = (
     "You are a phone assistant. Whatever the caller says, answer with one short friendly sentence."
@@ -55,9 +63,19 @@ def pct(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
-def summarize(timelines: list[TurnTimeline], attempted: int) -> dict[str, Any]:
-    answered = [t for t in timelines if t.voice_to_voice is not None]
+@dataclass
+class Turn:
+    """One measured caller turn."""
+
+    timeline: TurnTimeline
+    audible: float | None
+    """Caller speech end -> the bot's first audible sound (not the silence a voice may start with)."""
+
+
+def summarize(turns: list[Turn], attempted: int) -> dict[str, Any]:
+    answered = [t.timeline for t in turns if t.timeline.voice_to_voice is not None]
     v2v = [t.voice_to_voice for t in answered if t.voice_to_voice is not None]
+    audible = [t.audible for t in turns if t.audible is not None]
     breakdown = {}
     for mark in TURN_EVENTS[1:]:
         values = [t.deltas()[mark] for t in answered if mark in t.deltas()]
@@ -68,27 +86,42 @@ def summarize(timelines: list[TurnTimeline], attempted: int) -> dict[str, Any]:
         "voice_to_voice_p50": pct(v2v, 0.5),
         "voice_to_voice_p95": pct(v2v, 0.95),
         "voice_to_voice_mean": round(statistics.fmean(v2v), 3) if v2v else None,
+        "audible_voice_to_voice_p50": pct(audible, 0.5),
+        "audible_voice_to_voice_p95": pct(audible, 0.95),
         "breakdown_after_speech_end": breakdown,
     }
 
 
-async def measure(make: Any, items: list[tuple[Path, str]], out: Path) -> list[TurnTimeline]:
-    timelines: list[TurnTimeline] = []
+def audible_onset(track: np.ndarray, rate: int, after: float) -> float | None:
+    """Session time of the first 20 ms of ``track`` (int16) louder than ``AUDIBLE_DB`` after ``after``."""
+    hop = rate // 50
+    start = max(0, int(after * rate))
+    frames = track[start : start + (len(track) - start) // hop * hop].astype(np.float64).reshape(-1, hop)
+    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) / 32768 > 10 ** (AUDIBLE_DB / 20))
+    return start / rate + loud[0] / 50 if loud.size else None
+
+
+async def measure(make: Any, items: list[tuple[Path, str]], out: Path) -> list[Turn]:
+    turns: list[Turn] = []
     for index, (wav, _) in enumerate(items):
         pipeline: Pipeline = make()
         transport = FileTransport(wav, out / f"{index:03d}.wav", reply_timeout=20.0, gap=0.3)
         ctx = await pipeline.run(transport)
         first = next((t for t in ctx.metrics.timelines if t.voice_to_voice is not None), None)
-        if first is not None:
-            timelines.append(first)
-    return timelines
+        if first is not None and first.user_speech_end is not None:
+            heard = audible_onset(transport.bot_track, transport.sample_rate, first.user_speech_end)
+            turns.append(Turn(first, None if heard is None else heard - first.user_speech_end))
+    return turns
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     items = read_manifest(args.manifest)[: args.limit]
-    config = AgentConfig.load(
-        args.config, **{"llm.system_prompt": SYSTEM_PROMPT, "llm.base_url": args.llm_url}
-    )
+    overrides = {"llm.system_prompt": SYSTEM_PROMPT, "llm.base_url": args.llm_url}
+    if args.llm_url:  # the naive cascade needs the model's name: the server's first
+        async with httpx.AsyncClient(timeout=10) as client:
+            listing = (await client.get(args.llm_url.rstrip("/") + "/models")).json()
+        overrides["llm.model"] = listing["data"][0]["id"]
+    config = AgentConfig.load(args.config, **overrides)
     agent = VoiceAgent(config)
     await agent.prepare()
     out = args.out

@@ -81,9 +81,9 @@ class WholeReplyLLM(Stage):
         self.messages.append({"role": "user", "content": frame.text})
         response = await self.client.chat.completions.create(
             model=self.model,
-            messages=self.messages,
+            messages=self.messages,  # type: ignore[arg-type]
             max_tokens=self.max_tokens,
-            temperature=0.3,  # type: ignore[arg-type]
+            temperature=0.3,
         )
         text = response.choices[0].message.content or ""
         self.messages.append({"role": "assistant", "content": text})
