@@ -72,6 +72,12 @@ class TTSOptions(BaseModel):
     its punctuation instead."""
     sentence_pause: float = Field(default=0.3, ge=0.0, le=2.0)
     """Silence after a chunk ending a sentence (with ``trim_silence``)."""
+    refill_ahead: float = Field(default=0.4, ge=0.0)
+    """When a reply's audio sent so far will have played out within this many seconds, the next
+    chunk is cut at the words written so far (``refill_min_words`` at least) instead of at the
+    sentence end, so the voice goes on while the LLM writes the rest (0: always wait)."""
+    refill_min_words: int = Field(default=3, ge=1)
+    """Fewest words cut early to refill the audio."""
     clause_pause: float = Field(default=0.15, ge=0.0, le=2.0)
     """Silence after a chunk ending at a comma, semicolon, colon or dash (with ``trim_silence``);
     a chunk cut inside a clause gets none."""
@@ -101,6 +107,9 @@ class TTSStage(Stage):
         self._chunker = SentenceChunker(self.options.chunker)
         self._current: tuple[int, str] | None = None
         self._got_text = False
+        self._sent_until: float | None = None
+        """When the current reply's audio sent so far would end, played in real time from the
+        moment it was sent (``None``: none sent yet)."""
         self._marked: set[tuple[int, str]] = set()
         self._say_ids = itertools.count(1)
 
@@ -125,7 +134,10 @@ class TTSStage(Stage):
         elif isinstance(frame, LLMTextDelta):
             await self._follow(frame.generation, frame.response_id)
             self._got_text = self._got_text or bool(frame.text)
-            for chunk in self._chunker.push(frame.text):
+            chunks = self._chunker.push(frame.text)
+            if not chunks and self._running_dry():
+                chunks = self._chunker.cut_early(self.options.refill_min_words)
+            for chunk in chunks:
                 await self._speak(chunk, frame.response_id, frame.generation)
         elif isinstance(frame, LLMResponseEnded):
             await self._follow(frame.generation, frame.response_id)
@@ -144,6 +156,11 @@ class TTSStage(Stage):
 
     # --- internals ---------------------------------------------------------------------------
 
+    def _running_dry(self) -> bool:
+        """The current reply's audio, played from when it was sent, is about to run out."""
+        ahead = self.options.refill_ahead
+        return ahead > 0 and self._sent_until is not None and self._sent_until - self.clock.now() < ahead
+
     async def _follow(self, generation: int, response_id: str) -> None:
         """Start tracking a response; finish an unterminated previous one of the same generation."""
         key = (generation, response_id)
@@ -157,6 +174,7 @@ class TTSStage(Stage):
         self._chunker.reset()
         self._current = key
         self._got_text = False
+        self._sent_until = None
 
     async def _say(self, frame: TextToSpeak) -> None:
         chunker = SentenceChunker(self.options.chunker)
@@ -226,6 +244,9 @@ class TTSStage(Stage):
         if pcm and key not in self._marked:
             self._marked.add(key)
             self.ctx.metrics.mark("first_tts_audio", self.clock.now())
+        if pcm and key == self._current:
+            now = self.clock.now()
+            self._sent_until = max(self._sent_until or now, now) + len(pcm) / 2 / self.options.sample_rate
         await self.emit(
             BotAudioFrame(
                 pts=self.clock.now(),

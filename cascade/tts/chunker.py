@@ -116,6 +116,10 @@ BREAK_WORDS = frozenset(
 )
 """Words before which an over-long first chunk may be cut when it has no punctuation."""
 
+_LEADING = "the a an my your our their his her its this these those on in at of from by about into as"
+_LEADING_WORDS = BREAK_WORDS | frozenset(_LEADING.split())
+"""Words a chunk must not end with (they lead into the next word)."""
+
 _DOTTED = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
 
 
@@ -192,6 +196,24 @@ class SentenceChunker:
             out.append(self._cut(len(self._words)))
         self.reset()
         return out
+
+    def cut_early(self, min_words: int) -> list[str]:
+        """The whole words held so far as a chunk, if there are ``min_words`` (else nothing).
+
+        For a voice about to run out of audio before the sentence is complete. The pause falls
+        where a speaker would take it: before the last conjunction or preposition that leaves
+        ``min_words``, and never after a word that needs the next one ("on", "the").
+        """
+        words = self._words
+        if not self._emitted or self._in_fence:
+            return []
+        end = len(words)
+        while end and words[end - 1].lower().strip(_OPENERS) in _LEADING_WORDS:
+            end -= 1
+        if end < min_words:
+            return []
+        breaks = [i for i in range(min_words, end) if words[i].lower().strip(_OPENERS) in BREAK_WORDS]
+        return [self._cut(breaks[-1] if breaks else end)]
 
     # --- internals ---------------------------------------------------------------------------
 

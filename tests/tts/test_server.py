@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jiwer
 import numpy as np
 import pytest
 
@@ -180,6 +181,7 @@ def test_piper_server_round_trip(whisper: Any) -> None:
         response = httpx.post(url + "/v1/audio/speech", json=body, timeout=30)
         assert response.status_code == 200
         heard = transcribe(whisper, pcm_samples(response.content), PCM_RATE)
-        assert words(heard) == words(text), heard
+        # Piper samples its voice with noise: a word may come out unclear now and then
+        assert jiwer.wer(words(text), words(heard)) <= 0.2, heard
     finally:
         stop_server(proc)

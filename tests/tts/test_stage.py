@@ -209,3 +209,23 @@ def test_options_reject_bad_values() -> None:
         TTSOptions(sample_rate=12345)
     with pytest.raises(ValueError, match="frame_ms"):
         TTSOptions(frame_ms=1)
+
+
+@pytest.mark.anyio
+async def test_a_voice_about_to_run_dry_gets_the_words_written_so_far() -> None:
+    text = "Sure, the pharmacy on Main Street opens at nine and closes at six on weekdays."
+    frames = reply_frames(text, interval=0.25)  # an LLM writing about as fast as the voice speaks
+    eager = ToneTTS()
+    await run_stages([eager], frames)
+    assert eager.started[0] == "Sure,"
+    middle = eager.started[1:-1]
+    assert middle and all(len(c.split()) >= 3 for c in middle)  # cut before the sentence end ...
+    assert " ".join(c.strip() for c in eager.started) == text  # ... and nothing lost or repeated
+    # the pause falls before a connector, never after a word leading into the next
+    assert all(c.split()[-1] not in {"on", "at", "and", "the"} for c in eager.started)
+    patient = ToneTTS(TTSOptions(refill_ahead=0))
+    await run_stages([patient], frames)
+    assert patient.started == [
+        "Sure,",
+        "the pharmacy on Main Street opens at nine and closes at six on weekdays.",
+    ]
