@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cascade.asr.options import StreamingOptions, WhisperOptions
+from cascade.llm.models import DEFAULT_PORT
 from cascade.turn.options import TurnOptions
 from cascade.turn.vad import VADOptions
 
@@ -58,7 +59,7 @@ class LLMSettings(BaseModel):
     temperature: float = Field(default=0.3, ge=0.0, le=2.0)
     max_tokens: int = Field(default=200, ge=1)
     """Longest reply in tokens (spoken replies are short)."""
-    server_port: int = Field(default=8431, ge=1, le=65535)
+    server_port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     """Port of the embedded vLLM server."""
 
 

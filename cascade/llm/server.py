@@ -31,7 +31,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from cascade.llm.models import DEFAULT_MODEL, get_model_spec
+from cascade.llm.models import DEFAULT_CONTEXT, DEFAULT_GPU_MODEL, DEFAULT_MODEL, DEFAULT_PORT, get_model_spec
 from cascade.llm.prepare import PLUGIN_FILE, TOOL_PARSER, model_dir, prepare_model, venv_python
 from cascade.paths import cache_dir
 
@@ -49,13 +49,13 @@ class ServerOptions(BaseModel):
 
     model: str = DEFAULT_MODEL
     """CPU: a prepared PyPI model name (see :data:`cascade.llm.models.MODELS`)."""
-    gpu_model: str = "Qwen/Qwen2.5-7B-Instruct"
+    gpu_model: str = DEFAULT_GPU_MODEL
     """GPU: a model id or local path vLLM loads (served with the stock ``hermes`` tool parser)."""
     device: Literal["auto", "cpu", "gpu"] = "auto"
     """``auto`` picks ``gpu`` when ``nvidia-smi`` finds a GPU."""
     host: str = "127.0.0.1"
-    port: int = Field(default=8431, ge=1, le=65535)
-    max_model_len: int = Field(default=8192, ge=512)
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    max_model_len: int = Field(default=DEFAULT_CONTEXT, ge=512)
     """Context length served; above the model's native length (32K for Qwen) YaRN is enabled."""
     kv_cache_gib: int | None = Field(default=None, ge=1)
     """CPU KV-cache size in GiB; default: enough for one full-length request."""
