@@ -55,6 +55,11 @@ class StreamingOptions(BaseModel):
     """Least audio between two decodes whose agreement commits words. Decodes closer than this
     (a speculative decode at a short pause, then the next one) usually end inside the same
     half-spoken word and agree on a wrong guess of it; they still update the partial text."""
+    min_commit_audio: float = Field(2.5, ge=0.0, le=10.0)
+    """Least audio a decode must have seen (its window, context included) to commit words.
+    Whisper often revises the first words of a short stretch once it hears more ("How do you
+    marry" over 2 s of audio became "Had he married" at 2.3 s); a short segment's words then
+    wait for its final."""
     speculation_silence: float = Field(0.06, ge=0.0, le=2.0)
     """Quiet after the last speech at which the final decode starts speculatively, before the VAD
     has confirmed the stop; when the stop comes, this result is the final transcript."""

@@ -25,16 +25,17 @@ when the caller stops delays the final little.
 
 Partials are decoded every ``partial_interval`` of new speech (and at every short pause, the
 speculative decodes that did not become finals). Words two decodes at least ``commit_gap`` of
-audio apart agree on are committed (:mod:`cascade.asr.agreement`); past ``trim_after`` seconds
-committed audio is cut off the front so only the tail is re-decoded, with the committed text as
-prompt. The finals of segments that ended shortly before (``StreamingOptions.context``) precede
-that prompt, so a sentence the VAD cut at its pauses is still decoded as one text; the audio of
-the previous segment's last words (``StreamingOptions.audio_context``) is decoded again in front
-of the segment, so its first words are heard in context, and the hypothesis words that say those
-words again are found by aligning them with the previous final (text, then time) and dropped.
-A phrase Whisper says twice in a row (a decoding loop) is kept once; words copying the previous
-final's last words are dropped. Final words starting after the VAD's speech end (Whisper's
-"Thank you." in trailing silence) are dropped.
+audio apart, each of at least ``min_commit_audio``, agree on are committed
+(:mod:`cascade.asr.agreement`); past ``trim_after`` seconds committed audio is cut off the front
+so only the tail is re-decoded, with the committed text as prompt. The finals of segments that
+ended shortly before (``StreamingOptions.context``) precede that prompt, so a sentence the VAD
+cut at its pauses is still decoded as one text; the audio of the previous segment's last words
+(``StreamingOptions.audio_context``) is decoded again in front of the segment, so its first
+words are heard in context, and the hypothesis words that say those words again are found by
+aligning them with the previous final (text, then time) and dropped. A phrase Whisper says twice
+in a row (a decoding loop) is kept once; words copying the previous final's last words are
+dropped. Final words starting after the VAD's speech end (Whisper's "Thank you." in trailing
+silence) are dropped.
 """
 
 from __future__ import annotations
@@ -331,7 +332,11 @@ class WhisperASR(Stage):
         if hypothesis is None or (segment.stop is not None and self._covers(segment, hypothesis)):
             return  # the final follows at once; a partial now would only delay it
         agreement = segment.agreement
-        if hypothesis.audio_end >= segment.agreed_until + self.streaming.commit_gap:
+        opts = self.streaming
+        if (
+            hypothesis.audio_end >= segment.agreed_until + opts.commit_gap
+            and hypothesis.audio_end - segment.window_start >= opts.min_commit_audio
+        ):
             segment.agreed_until = hypothesis.audio_end
             agreement.update(hypothesis.words)
             words = [*agreement.committed, *agreement.pending]

@@ -20,6 +20,9 @@ SHORT = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
 """3.0 s, 16 kHz: "he was not an ill disposed young man"."""
 PHONE = ASTERISK / "agent-loggedoff.wav"
 """8 kHz telephone prompt: "Agent Logged off."."""
+MARRIED = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav"
+"""5.6 s, 16 kHz: "had he married a more amiable woman he might have been made still more
+respectable than he was"."""
 MENU = ASTERISK / "conf-usermenu.wav"
 """8 kHz telephone prompt, four phrases with pauses the VAD cuts at: "Please press 1 to mute or
 unmute yourself, 4 or 6 to decrease or increase the conference volume, 7 or 9 to decrease or

@@ -16,7 +16,7 @@ from cascade.frames import FinalTranscript, PartialTranscript, SpeechStarted, Sp
 from cascade.pipeline import Pipeline, PipelineTypeError
 from cascade.testing import assert_no_leaked_tasks
 from cascade.turn.vad import SileroVAD
-from tests.asr.speech import LONG, LONG_TEXT, MENU, MENU_TEXT, PHONE, SHORT, speech
+from tests.asr.speech import LONG, LONG_TEXT, MARRIED, MENU, MENU_TEXT, PHONE, SHORT, speech
 from tests.asr.streaming import speech_file, stream, until
 
 pytestmark = pytest.mark.integration
@@ -83,6 +83,19 @@ async def test_one_final_per_segment_in_order(tiny_engine: WhisperEngine) -> Non
     assert len(received.of(SpeechStopped)) == len(finals) == 2
     assert "young man" in words_of(finals[0].text) and "agent" in words_of(finals[1].text)
     assert finals[0].words[-1].end < finals[1].words[0].start
+
+
+@pytest.mark.anyio
+async def test_first_words_are_not_committed_from_too_little_audio(tiny_engine: WhisperEngine) -> None:
+    # over its first 2.3 s Whisper hears "How do you marry", then "Had he married": two early
+    # decodes agreeing must not commit the wrong guess (StreamingOptions.min_commit_audio)
+    audio = speech_file(speech(MARRIED), 16000)
+    received = await stream([SileroVAD(), WhisperASR(engine=tiny_engine)], audio, 16000)
+    committed = [p.committed for p in received.of(PartialTranscript) if isinstance(p, PartialTranscript)]
+    assert not any(words_of(c).startswith("how") for c in committed), committed
+    (final,) = received.of(FinalTranscript)
+    assert isinstance(final, FinalTranscript)
+    assert words_of(final.text).startswith("had he married"), final.text
 
 
 _NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
