@@ -20,6 +20,8 @@ _COVER_SLACK = 0.3
 _BEFORE_SLACK = 1.0
 """A new segment's first words starting this soon after the previous segment's may repeat it."""
 _MAX_REPEAT = 12
+_LEAST_AGAIN = 2
+"""Fewest words of the committed end a tail may start with to count as saying them again."""
 _LEAST_COPY = 3
 """Longest run of the previous segment's last words a new segment's start is checked against."""
 
@@ -68,7 +70,16 @@ class LocalAgreement:
         if self.committed:
             first = words[0].start if words else 0.0
             known = [w for w in self.committed if w.end > first - _COVER_SLACK]
-            return list(words[context_end(words, known, self.committed_end) :]) if known else list(words)
+            tail = list(words[context_end(words, known, self.committed_end) :]) if known else list(words)
+            # the committed end said again right after itself ("to change your to change your"):
+            # the alignment missed it (the hypothesis moved it in time); a single word said twice
+            # ("no, no") is speech
+            ends = [normalize(w.text) for w in self.committed[-_MAX_REPEAT:]]
+            heads = [normalize(w.text) for w in tail[:_MAX_REPEAT]]
+            for n in range(min(len(ends), len(heads)), _LEAST_AGAIN - 1, -1):
+                if heads[:n] == ends[-n:]:
+                    return tail[n:]
+            return tail
         tail = list(words)
         if not self._before:
             return tail

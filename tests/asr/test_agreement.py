@@ -122,3 +122,13 @@ def test_a_decoding_loop_is_dropped_but_repeated_words_stay() -> None:
     assert join(drop_loops(words(f"{whole} {whole}"))) == whole
     for speech in ("no no no no no no", "press one to record press two to record", "it it it"):
         assert join(drop_loops(words(speech))) == speech
+
+
+def test_the_committed_end_said_again_right_after_it_is_dropped() -> None:
+    agreement = LocalAgreement()
+    agreement.update(words("press five to change your"))
+    agreement.update(words("press five to change your pass"))
+    assert join(agreement.committed) == "press five to change your"
+    # a later hypothesis (its window trimmed) repeats the committed end, moved later in time
+    again = words("to change your password", start=1.6)
+    assert join(agreement.finalize(again)) == "press five to change your password"
