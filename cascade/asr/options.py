@@ -34,8 +34,12 @@ class WhisperOptions(BaseModel):
     short stretches a streaming recognizer decodes (:mod:`cascade.asr.window`). Below about 10 s
     Whisper often fails to stop and repeats itself (such a decode is redone at 30 s). ``None``:
     always 30 s, exactly as faster-whisper decodes."""
-    threads: int = Field(2, ge=1, le=64)
-    """CPU threads one decode may use (CTranslate2 intra-op threads)."""
+    threads: int = Field(1, ge=1, le=64)
+    """CPU threads one decode may use (CTranslate2 intra-op threads). One by default: on a small
+    machine the LLM server's busy worker threads share the cores, and a decode split over two
+    threads then waits on the slower one at every decoder step (a 0.15 s tiny.en decode took
+    2.5 s while the CPU vLLM answered); on 2 cores two threads were not faster even when idle.
+    Raise it on a machine with cores to spare."""
     max_concurrent: int = Field(1, ge=1, le=64)
     """Decodes allowed at once on one loaded model, across every session of the process."""
     download_root: str | None = None
