@@ -72,15 +72,15 @@ class TTSOptions(BaseModel):
     its punctuation instead."""
     sentence_pause: float = Field(default=0.3, ge=0.0, le=2.0)
     """Silence after a chunk ending a sentence (with ``trim_silence``)."""
+    clause_pause: float = Field(default=0.15, ge=0.0, le=2.0)
+    """Silence after a chunk ending at a comma, semicolon, colon or dash (with ``trim_silence``);
+    a chunk cut inside a clause gets none."""
     refill_ahead: float = Field(default=0.4, ge=0.0)
     """When a reply's audio sent so far will have played out within this many seconds, the next
     chunk is cut at the words written so far (``refill_min_words`` at least) instead of at the
     sentence end, so the voice goes on while the LLM writes the rest (0: always wait)."""
     refill_min_words: int = Field(default=3, ge=1)
     """Fewest words cut early to refill the audio."""
-    clause_pause: float = Field(default=0.15, ge=0.0, le=2.0)
-    """Silence after a chunk ending at a comma, semicolon, colon or dash (with ``trim_silence``);
-    a chunk cut inside a clause gets none."""
 
     @field_validator("sample_rate")
     @classmethod

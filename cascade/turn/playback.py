@@ -33,6 +33,12 @@ class _Reply:
     """Session-time spans in which playback was paused (the audio went on after each)."""
     paused_at: float | None = None
 
+    def played_envelope(self) -> np.ndarray:
+        """The envelope so far as one array (joined once, not again for every caller frame)."""
+        if len(self.envelope) > 1:
+            self.envelope[:] = [np.concatenate(self.envelope)]
+        return self.envelope[0]
+
     def spoken_text(self) -> str:
         chunked = "".join(self.chunks).strip()
         return self.text if len(self.text.strip()) > len(chunked) else chunked
@@ -114,7 +120,7 @@ class PlaybackLog:
         for reply in self._replies.values():
             if reply.started is None or not reply.envelope:
                 continue
-            env = np.concatenate(reply.envelope)
+            env = reply.played_envelope()
             played = times < (reply.ended if reply.ended is not None else np.inf)
             position = times - reply.started
             spans = [*reply.pauses, *([(reply.paused_at, np.inf)] if reply.paused_at is not None else [])]

@@ -94,6 +94,11 @@ class _Overlap:
     paused: bool = False
     """The bot's audio is held while this speech is judged (``pause_on_speech``)."""
 
+    @property
+    def sure_said(self) -> str:
+        """What the caller surely said over the bot so far (finals, then the latest partial)."""
+        return (self.sure_final + " " + self.sure_text).strip()
+
 
 @dataclass
 class _Pending:
@@ -361,7 +366,7 @@ class TurnTaker(Stage):
                 overlap.text = overlap.sure_text = ""
             else:
                 overlap.text, overlap.sure_text = frame.text, sure
-            said = (overlap.sure_final + " " + overlap.sure_text).strip()
+            said = overlap.sure_said
             if self._real_words(said, overlap.response_id) >= self.options.interruption.min_words:
                 self._barge_in(overlap, "words")
                 if overlap.closed_at is not None:
@@ -437,7 +442,7 @@ class TurnTaker(Stage):
         opts = self.options.interruption
         if opts.pause_on_speech and not overlap.paused:
             self._start_pause(overlap)
-        said = (overlap.sure_final + " " + overlap.sure_text).strip()
+        said = overlap.sure_said
         if said and is_backchannel(said):
             limit = opts.backchannel_max_duration
         else:
