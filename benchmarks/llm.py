@@ -54,6 +54,9 @@ async def run_turns(llm: ChatLLM, texts: list[str], gap: float = 0.0) -> list[Fr
 
     class Turns(ListSource):
         async def produce(self) -> None:
+            # a call's first turn ends seconds after the session started: by then the stage has
+            # connected (measuring from its start-up would add ~0.1 s that no caller waits for)
+            await anyio.sleep(1.0)
             for text in texts:
                 before = len([f for f in frames if f.kind == "LLMResponseEnded"])
                 await self.emit(EndOfTurn(pts=self.clock.now(), text=text))

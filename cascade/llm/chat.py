@@ -445,6 +445,7 @@ class ChatLLM(Stage):
         # it is clear whether it is speech or a call the server did not parse.
         mode = "deciding" if self.tools else "speaking"
         stream = await self._client.chat.completions.create(**request)
+        repeated = False
         try:
             async for chunk in stream:
                 if not chunk.choices:
@@ -452,6 +453,12 @@ class ChatLLM(Stage):
                 delta = chunk.choices[0].delta
                 for call_delta in delta.tool_calls or ():
                     assembler.add(call_delta)
+                if delta.tool_calls and _repeats(assembler.complete(), reply.seen_calls):
+                    # a small model writing the same call again and again goes on for hundreds
+                    # of tokens: the round is over at the first repeat
+                    log.info("LLM reply %s: a repeated tool call ends the round", reply.response_id)
+                    repeated = True
+                    break
                 if not delta.content:
                     continue
                 reply.round_text += delta.content
@@ -467,7 +474,7 @@ class ChatLLM(Stage):
         finally:
             with anyio.CancelScope(shield=True):
                 await stream.close()  # closes the connection: the server stops generating
-        calls = assembler.calls(f"{reply.response_id}-call")
+        calls = assembler.calls(f"{reply.response_id}-call", complete_only=repeated)
         if not reply.round_speaking and reply.round_text:
             kind, tagged = to_hermes(reply.round_text, self.tools)
             if kind == "tool" or not self.tools:
@@ -546,15 +553,17 @@ class ChatLLM(Stage):
                 continue
             runnable.append((call, tool, args))
         if runnable:
-            async with anyio.create_task_group() as tg:
-                reply.tools_running = len(runnable)
-                for call, tool, args in runnable:
-                    tg.start_soon(self._run_tool, reply, call, tool, args)
+            async with anyio.create_task_group() as waiting:
                 if self.options.filler_after is not None and not reply.filler_said:
                     filler = (
                         next((t.filler for _, t, _ in runnable if t.filler), None) or self.options.filler_text
                     )
-                    tg.start_soon(self._filler, reply, filler, tg.cancel_scope)
+                    waiting.start_soon(self._filler, reply, filler)
+                async with anyio.create_task_group() as tg:
+                    reply.tools_running = len(runnable)
+                    for call, tool, args in runnable:
+                        tg.start_soon(self._run_tool, reply, call, tool, args)
+                waiting.cancel_scope.cancel()  # the tools are done: no filler is due any more
         for call in calls:
             outcome = reply.outcomes[call.id]
             self.conversation.add_tool_result(reply.turn, call.id, outcome.result)
@@ -606,7 +615,8 @@ class ChatLLM(Stage):
         reply.outcomes[call.id] = outcome
         reply.tools_running -= 1
 
-    async def _filler(self, reply: _Reply, text: str, scope: anyio.CancelScope) -> None:
+    async def _filler(self, reply: _Reply, text: str) -> None:
+        """Say ``text`` if the tools still run after ``filler_after`` (cancelled when they end)."""
         assert self.options.filler_after is not None
         await self.clock.sleep(self.options.filler_after)
         if reply.tools_running > 0 and not reply.filler_said:
@@ -631,6 +641,12 @@ def _unique(calls: list[ToolCall]) -> list[ToolCall]:
             seen.add(key)
             unique.append(call)
     return unique
+
+
+def _repeats(calls: list[ToolCall], seen: set[tuple[str, str]]) -> bool:
+    """Whether a call repeats an earlier one of this reply or of the same round."""
+    keys = [(call.name, _canonical(call.arguments)) for call in calls]
+    return len(set(keys)) < len(keys) or any(key in seen for key in keys)
 
 
 def _loads(text: str) -> Any:

@@ -223,15 +223,35 @@ class ToolCallAssembler:
             if function.arguments:
                 call.arguments += function.arguments
 
-    def calls(self, prefix: str) -> list[ToolCall]:
-        """The assembled calls in index order (missing ids get ``prefix``-based ones)."""
+    def complete(self) -> list[ToolCall]:
+        """The calls known to be whole so far: a later call has begun, or the arguments parse."""
+        last = max(self._calls, default=-1)
+        return [
+            call
+            for index, call in sorted(self._calls.items())
+            if call.name and (index < last or _is_json_object(call.arguments))
+        ]
+
+    def calls(self, prefix: str, *, complete_only: bool = False) -> list[ToolCall]:
+        """The assembled calls in index order (missing ids get ``prefix``-based ones); with
+        ``complete_only``, not one cut off by an early end of the stream."""
+        whole = {id(call) for call in (self.complete() if complete_only else self._calls.values())}
         result = []
         for index in sorted(self._calls):
             call = self._calls[index]
+            if id(call) not in whole:
+                continue
             if not call.id:
                 call.id = f"{prefix}-{index}"
             result.append(call)
         return result
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 @dataclass

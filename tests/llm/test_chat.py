@@ -340,3 +340,28 @@ async def test_tool_rounds_are_capped() -> None:
         result = await run_stages([llm], turns("weather everywhere"))
     assert ["tools" in r for r in server.requests] == [True, True, False]
     assert len(result.of(ToolCallResult)) == 2
+
+
+async def test_a_call_written_again_in_the_same_stream_ends_the_round_early() -> None:
+    """Small models repeat one call for hundreds of tokens: the stream is closed at the repeat."""
+    script = [
+        Reply(tool_calls=[("get_weather", {"city": "Rome"})] * 30, chunk_delay=0.01),
+        Reply(text="Sunny in Rome."),
+    ]
+    async with FakeOpenAI(script) as server:
+        llm = ChatLLM(base_url=server.base_url, tools=[get_weather])
+        result = await run_stages([llm], turns("Rome?"))
+        with anyio.fail_after(5):  # the first stream was closed before its end
+            await server.wait_for(lambda: server.stats.disconnects == 1)
+    assert server.stats.completed_streams == 1
+    assert [c.arguments for c in result.of(ToolCallRequest)] == [{"city": "Rome"}]  # type: ignore[attr-defined]
+    assert texts(result) == "Sunny in Rome."
+
+
+async def test_a_quick_tool_is_answered_without_waiting_for_the_filler_time() -> None:
+    script = [Reply(tool_calls=[("get_weather", {"city": "Oslo"})]), Reply(text="Sunny.")]
+    async with FakeOpenAI(script) as server:
+        llm = ChatLLM(base_url=server.base_url, tools=[get_weather], filler_after=5.0)
+        result = await run_realtime([llm], turns("Oslo?"))
+    request, outcome = result.of(ToolCallRequest)[0], result.of(ToolCallResult)[0]
+    assert outcome.pts - request.pts < 1.0 and not result.of(TextToSpeak)
