@@ -1,6 +1,6 @@
 """Framework overhead: per-hop latency, throughput, interruption speed, memory, start-up.
 
-    python benchmarks/overhead.py [--frames 20000] [--quick]
+    python benchmarks/overhead.py [--frames 20000] [--quick] [--pipecat]
 
 Prints one JSON document. Workloads (the same ones we run on Pipecat, so figures compare):
 
@@ -12,6 +12,11 @@ Prints one JSON document. Workloads (the same ones we run on Pipecat, so figures
 * W3: RSS growth after 200 pipelines created, run and torn down one after another; RSS per
   pipeline with 50 idle pipelines alive at once.
 * W4: import time of ``cascade`` and time to the first frame through a 10-stage pipeline.
+
+``--pipecat`` also runs ``overhead_pipecat.py`` (the same workloads on Pipecat 1.14, with the
+differences its docstring lists) in a side venv, ``<cache>/venvs/pipecat-1.14`` (made on first use
+with ``pipecat-ai`` core only, never in this python), and adds its figures under ``"pipecat"``
+and the ratios under ``"comparison"`` (greater than 1 means cascade is better).
 """
 
 from __future__ import annotations
@@ -23,17 +28,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import anyio
 from machine_info import describe_machine as machine
 
 from cascade.frames import EndOfTurn, Frame, Interrupt, LLMTextDelta, UserAudioFrame
+from cascade.paths import cache_dir
 from cascade.pipeline import run_session
 from cascade.session import SessionContext
 from cascade.stage import Stage
 from cascade.transports.base import Source
 
 PCM = bytes(640)
+PIPECAT_VERSION = "1.14.0"
 
 
 class PassThrough(Stage):
@@ -257,7 +266,87 @@ def w0_frames(count: int = 20000) -> dict[str, float]:
     return {"audio_frame_build_us": round(build * 1e6, 2), "type_dispatch_us": round(check * 1e6, 3)}
 
 
-async def main(args: argparse.Namespace) -> dict[str, object]:
+def pipecat_python() -> Path:
+    """Python of the side venv with ``pipecat-ai`` (core, pinned) installed; made on first use."""
+    venv = cache_dir("venvs", "pipecat-1.14")
+    python = venv / "bin" / "python"
+    probe = [str(python), "-c", "import importlib.metadata as m; print(m.version('pipecat-ai'))"]
+    if python.exists():
+        found = subprocess.run(probe, capture_output=True, text=True)
+        if found.returncode == 0 and found.stdout.strip() == PIPECAT_VERSION:
+            return python
+    print(f"making the Pipecat venv in {venv} ...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    install = [str(python), "-m", "pip", "install", "--quiet", f"pipecat-ai=={PIPECAT_VERSION}"]
+    if subprocess.run(install, stdout=sys.stderr).returncode != 0:
+        sys.exit(f"could not install pipecat-ai=={PIPECAT_VERSION} into {venv} (PyPI reachable?)")
+    return python
+
+
+def run_pipecat(args: argparse.Namespace) -> dict[str, Any]:
+    """Runs overhead_pipecat.py in the Pipecat venv with the same sizes; returns its JSON."""
+    script = Path(__file__).with_name("overhead_pipecat.py")
+    command = [str(pipecat_python()), str(script), "--frames", str(args.frames)]
+    done = subprocess.run(
+        [*command, *(["--quick"] if args.quick else [])], stdout=subprocess.PIPE, check=True
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def compare(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """Ratios oriented so that greater than 1 means cascade is better, and the issue's goals."""
+
+    def ratio(numerator: float, denominator: float) -> float | None:
+        return round(numerator / denominator, 2) if denominator else None
+
+    def by_stages(theirs_w1: list[dict[str, float]], key: str, slower: bool) -> dict[str, float | None]:
+        return {
+            str(o["stages"]): ratio(p[key], o[key]) if slower else ratio(o[key], p[key])
+            for o, p in zip(ours["w1_chain"], theirs_w1, strict=True)
+        }
+
+    def interruption(theirs_w2: dict[str, float]) -> dict[str, float | None]:
+        return {
+            key: ratio(theirs_w2[f"{key}_us"], ours["w2_interrupt"][f"{key}_us"])
+            for key in ("emitter_stops_p50", "emitter_stops_p99", "sink_sees_interrupt_p50")
+        }
+
+    lean = theirs["lean"]
+    per_hop = by_stages(theirs["w1_chain"], "per_hop_p50_us", True)
+    throughput = by_stages(theirs["w1_chain"], "throughput_fps", False)
+    stops = interruption(theirs["w2_interrupt"])
+    both = {"cascade": ours, "pipecat": theirs}
+    return {
+        "per_hop_p50_pipecat_over_ours": per_hop,
+        "latency_p99_pipecat_over_ours": by_stages(theirs["w1_chain"], "latency_p99_us", True),
+        "throughput_ours_over_pipecat": throughput,
+        "interruption_pipecat_over_ours": stops,
+        "vs_pipecat_lean": {
+            "per_hop_p50_pipecat_over_ours": by_stages(lean["w1_chain"], "per_hop_p50_us", True),
+            "throughput_ours_over_pipecat": by_stages(lean["w1_chain"], "throughput_fps", False),
+            "interruption_pipecat_over_ours": interruption(lean["w2_interrupt"]),
+        },
+        "w3_memory": {
+            key: {name: run["w3_memory"][key] for name, run in both.items()}
+            for key in ("rss_growth_mb", "rss_per_idle_pipeline_kb")
+        },
+        "w4_startup": {
+            key: {name: run["w4_startup"][key] for name, run in both.items()}
+            for key in ("import_s", "first_frame_10_stages_ms")
+        },
+        "goals": {
+            "per_hop_at_most_a_fifth": all((r or 0) >= 5 for r in per_hop.values()),
+            "throughput_at_least_3x": all((r or 0) >= 3 for r in throughput.values()),
+            "interruption_at_least_3x_faster": all(
+                (stops[key] or 0) >= 3 for key in ("emitter_stops_p50", "sink_sees_interrupt_p50")
+            ),
+            "no_w3_growth_below_0_5_mb": ours["w3_memory"]["rss_growth_mb"] < 0.5,
+        },
+    }
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
     frames = 2000 if args.quick else args.frames
     return {
         "benchmark": "overhead",
@@ -279,4 +368,13 @@ if __name__ == "__main__":
     )
     parser.add_argument("--frames", type=int, default=20000)
     parser.add_argument("--quick", action="store_true", help="small run (a smoke test)")
-    print(json.dumps(anyio.run(main, parser.parse_args()), indent=2))
+    parser.add_argument(
+        "--pipecat", action="store_true", help="also run the workloads on Pipecat 1.14 and compare"
+    )
+    arguments = parser.parse_args()
+    report = anyio.run(main, arguments)
+    if arguments.pipecat:
+        pipecat = run_pipecat(arguments)
+        report["pipecat"] = pipecat
+        report["comparison"] = {"pipecat_version": pipecat["pipecat_version"], **compare(report, pipecat)}
+    print(json.dumps(report, indent=2))
