@@ -123,6 +123,16 @@ class SpeechStopped(Frame):
     speech_start: float = 0.0
 
 
+class SpeechPaused(Frame):
+    """VAD: the caller has been quiet since ``pts`` for the VAD's ``pause_silence``, less than its
+    ``min_silence``; a ``SpeechStopped`` with the same ``pts`` or a ``SpeechResumed`` follows.
+    Lets the turn-taker prepare for the end of the turn before the stop is confirmed."""
+
+
+class SpeechResumed(Frame):
+    """VAD: the caller spoke again (at ``pts``) after a ``SpeechPaused``, within one segment."""
+
+
 class Word(BaseModel):
     """A recognized word with its session-time span."""
 

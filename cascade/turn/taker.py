@@ -12,9 +12,11 @@ forwarded. It emits
 * ``EndOfTurn(text=<the turn's transcript>)`` when the caller is done: after a short silence when
   audio model and transcript agree the turn is complete, after a long one while the caller is
   mid-sentence or dictating, never later than ``max_delay`` (see :mod:`cascade.turn.endpoint`);
-* ``EndOfTurn(preemptive=True)`` on the stable partial text as soon as the end is likely; if the
-  caller goes on, or the final text differs, the speculative reply is discarded with an
-  interrupt and counted as wasted; if it matches, it is kept (no second EndOfTurn);
+* ``EndOfTurn(preemptive=True)`` on the stable partial text as soon as the end is likely -- at
+  the first transcript after the VAD's ``SpeechPaused`` (0.06 s of quiet, before the stop is
+  confirmed) when Smart Turn already hears a complete turn there; if the caller goes on, or the
+  final text differs, the speculative reply is discarded with an interrupt and counted as
+  wasted; if it matches, it is kept (no second EndOfTurn);
 * an interrupt (``barge-in``) when the caller talks over the bot -- real words, or speech longer
   than ``min_duration`` that is neither a backchannel ("mm-hmm") nor the bot's own echo;
 * ``TextToSpeak`` with the unheard rest of the interrupted reply after a false interruption (a
@@ -46,6 +48,8 @@ from cascade.frames import (
     FinalTranscript,
     Frame,
     PartialTranscript,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     SpeechStopped,
     TextToSpeak,
@@ -128,7 +132,15 @@ class TurnTaker(Stage):
     only. ``offload`` runs the model in a worker thread (keep it off in virtual-time tests).
     """
 
-    inputs = (UserAudioFrame, SpeechStarted, SpeechStopped, PartialTranscript, FinalTranscript)
+    inputs = (
+        UserAudioFrame,
+        SpeechStarted,
+        SpeechStopped,
+        SpeechPaused,
+        SpeechResumed,
+        PartialTranscript,
+        FinalTranscript,
+    )
     requires = (SpeechStarted, SpeechStopped)
     outputs = (EndOfTurn, TextToSpeak)
     events = (BotSpeechStarted, BotSpeechEnded)
@@ -171,6 +183,9 @@ class TurnTaker(Stage):
         self._segment_heard = False
         """Some transcript of the latest speech segment arrived (the text is worth speculating on)."""
         self._pending: _Pending | None = None
+        self._early: _Pending | None = None
+        """A pause inside the caller's speech (``SpeechPaused``) that likely ends the turn: its reply
+        may be prepared on the next transcript, before the VAD confirms the stop."""
         self._overlap: _Overlap | None = None
         self._bot_response: str | None = None
         self._reply_in_flight = False
@@ -234,6 +249,10 @@ class TurnTaker(Stage):
             await self._on_speech_started(frame)
         elif isinstance(frame, SpeechStopped):
             await self._on_speech_stopped(frame)
+        elif isinstance(frame, SpeechPaused):
+            await self._on_speech_paused(frame)
+        elif isinstance(frame, SpeechResumed):
+            self._on_speech_resumed()
         elif isinstance(frame, PartialTranscript | FinalTranscript):
             await self._on_transcript(frame)
         self._wake.set()
@@ -314,6 +333,52 @@ class TurnTaker(Stage):
                 # counted from here: the VAD already required its own minimum before reporting
                 self._overlap = _Overlap(start=frame.pts, response_id=bot)
 
+    async def _on_speech_paused(self, frame: SpeechPaused) -> None:
+        """The caller paused: judge the turn now, so its reply can start on the next transcript."""
+        early = self._early
+        if early is not None and early.preemptive_text is not None:
+            early.speech_end = frame.pts  # a reply is prepared already; its text is checked on
+            return
+        self._early = None
+        if not self.options.preemptive.enabled or self._overlap is not None or self._bot_busy():
+            return
+        probability = await self._turn_probability(self.clock.now())
+        decision = decide(probability, self._cues(), self.options.endpointing)
+        self._early = _Pending(
+            speech_end=frame.pts,
+            probability=probability,
+            decision=decision,
+            deadline=frame.pts + decision.delay,
+            speculate_at=frame.pts,
+        )
+
+    def _on_speech_resumed(self) -> None:
+        """Speech after a pause: a reply prepared in it stands while the words stay the same (a
+        breath or the end of a drawn-out word resumes the speech without changing the text)."""
+        if self._early is not None and self._early.preemptive_text is None:
+            self._early = None
+
+    def _keep_early(self, pending: _Pending) -> None:
+        """The stop is confirmed: a reply prepared in a pause before it becomes ``pending``'s."""
+        early, self._early = self._early, None
+        if early is not None and early.preemptive_text is not None:
+            pending.preemptive_text = early.preemptive_text
+
+    async def _speculate_early(self) -> None:
+        """A transcript during a pause: prepare the reply on it if the turn is likely over, or
+        drop a prepared one if the words went on."""
+        early = self._early
+        if early is None or not self._speaking:
+            return
+        if early.preemptive_text is not None:
+            if _normalize(self._turn_text()) != _normalize(early.preemptive_text):
+                self._early = None
+                self._discard_preemptive("caller-continued")
+            return
+        early.decision = decide(early.probability, self._cues(), self.options.endpointing)
+        if self._may_speculate(early):
+            await self._speculate(early)
+
     async def _on_speech_stopped(self, frame: SpeechStopped) -> None:
         self._speaking = False
         self._final_since_stop = False
@@ -337,6 +402,7 @@ class TurnTaker(Stage):
         )
         if barge_in and not self._has_words():
             pending.deadline = frame.pts + self.options.interruption.false_interruption_timeout
+        self._keep_early(pending)
         self._pending = pending
         self._schedule_backchannel(frame.pts, decision)
         log.debug("speech end %.2f: p=%s cue=%s -> %s", frame.pts, probability, cue.reason, decision)
@@ -382,12 +448,15 @@ class TurnTaker(Stage):
             self._final_since_stop = not self._speaking
         else:
             self._partial = frame.text
-        if self._reply_in_flight and self._speaking and self._real_words(frame.text, None):
+        # (a reply prepared in the current pause is checked against its words instead)
+        stale = self._reply_in_flight and self._speaking and self._early is None
+        if stale and self._real_words(frame.text, None):
             # the caller speaks again before the reply to their last turn plays: it is stale
             self._reply_in_flight = False
             self.interrupt("barge-in")
         pending = self._pending
         if pending is None:
+            await self._speculate_early()
             return
         if pending.barge_in and not self._has_words():
             if final and self._final_since_stop and pending.decided_at is None:

@@ -21,6 +21,9 @@ Event semantics (relied on by the ASR and the turn-taker):
 * ``SpeechStopped.pts`` is the audio time the speech ended; it is emitted once ``min_silence``
   seconds of audio followed, after the frame that confirmed it. ``speech_start`` repeats the
   segment's start. The stage marks the session metric ``user_speech_end`` at ``pts``.
+* Inside a segment, ``SpeechPaused`` (``pts``: where the speech ended) comes once
+  ``pause_silence`` of quiet followed the speech, before the stop is confirmed; then either the
+  ``SpeechStopped`` with the same ``pts`` or ``SpeechResumed`` (the speech went on) follows.
 * Audio at any rate is accepted; other rates than 16 kHz are resampled for the model only (the
   forwarded frames are untouched).
 """
@@ -31,13 +34,13 @@ import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cascade.audio import StreamResampler
-from cascade.frames import Frame, SpeechStarted, SpeechStopped, UserAudioFrame
+from cascade.frames import Frame, SpeechPaused, SpeechResumed, SpeechStarted, SpeechStopped, UserAudioFrame
 from cascade.stage import Stage
 
 log = logging.getLogger("cascade.turn.vad")
@@ -68,6 +71,11 @@ class VADOptions(BaseModel):
     min_silence: float = Field(0.2, ge=0.0, le=10.0)
     """Silence that must follow speech before ``SpeechStopped``. Short values suit a turn-taker
     that decides the end of turn itself; pauses shorter than this stay inside one segment."""
+    pause_silence: float | None = Field(0.06, ge=0.0, le=10.0)
+    """Silence after speech at which ``SpeechPaused`` announces a possible stop: the turn-taker
+    judges the turn then, and answers the recognizer's text of the pause (the recognizer
+    decodes at the same silence) before the stop is confirmed. ``None``, or not below
+    ``min_silence``: no pause events."""
     speech_pad: float = Field(0.2, ge=0.0, le=2.0)
     """Audio before the detected onset that is reported as part of the segment
     (``SpeechStarted.pts`` is moved back by this much, never before the stream start)."""
@@ -201,12 +209,19 @@ class SegmentEvent:
     """A start or stop decided by :class:`SpeechSegmenter`."""
 
     started: bool
-    """True for a start, False for a stop."""
+    """True for a start, False for a stop (and for a pause or a resume: see ``kind``)."""
     time: float
     """Audio time of the speech start (padded) or end."""
     speech_start: float
     """Audio time the segment started (padded)."""
     probability: float = 1.0
+    kind: Literal["start", "stop", "pause", "resume"] | None = None
+    """What happened (default: "start" or "stop", after ``started``)."""
+
+    @property
+    def what(self) -> str:
+        """The event's kind: "start", "stop", "pause" or "resume"."""
+        return self.kind or ("start" if self.started else "stop")
 
 
 class SpeechSegmenter:
@@ -221,6 +236,7 @@ class SpeechSegmenter:
         self._segment_start = 0.0
         self._last_speech_end = 0.0
         self._peak = 0.0
+        self._paused = False
 
     def push(self, start: float, end: float, probability: float) -> SegmentEvent | None:
         """Feed one window; return the event it decides, if any."""
@@ -242,10 +258,17 @@ class SpeechSegmenter:
                 self._candidate = None
             return None
         if probability >= opts.silence_threshold:
+            resumed = self._paused
+            self._paused = False
             self._last_speech_end = end
-            return None
-        if end - self._last_speech_end >= opts.min_silence:
+            return SegmentEvent(False, start, self._segment_start, kind="resume") if resumed else None
+        quiet = end - self._last_speech_end
+        if quiet >= opts.min_silence:
             return self.stop()
+        pause = opts.pause_silence
+        if pause is not None and quiet >= pause and not self._paused:
+            self._paused = True
+            return SegmentEvent(False, self._last_speech_end, self._segment_start, kind="pause")
         return None
 
     def stop(self) -> SegmentEvent | None:
@@ -253,7 +276,7 @@ class SpeechSegmenter:
         self._candidate = None
         if not self.in_speech:
             return None
-        self.in_speech = False
+        self.in_speech = self._paused = False
         return SegmentEvent(False, self._last_speech_end, self._segment_start)
 
 
@@ -265,7 +288,7 @@ class SileroVAD(Stage):
     """
 
     inputs = (UserAudioFrame,)
-    outputs = (UserAudioFrame, SpeechStarted, SpeechStopped)
+    outputs = (UserAudioFrame, SpeechStarted, SpeechStopped, SpeechPaused, SpeechResumed)
 
     def __init__(self, options: VADOptions | None = None, *, name: str | None = None) -> None:
         """Create the stage; the model is loaded when the session starts."""
@@ -307,6 +330,10 @@ class SileroVAD(Stage):
             await self._emit_event(event)
 
     async def _emit_event(self, event: SegmentEvent) -> None:
+        if event.what in ("pause", "resume"):
+            kind = SpeechPaused if event.what == "pause" else SpeechResumed
+            await self.emit(kind(pts=event.time, generation=self._generation))
+            return
         if event.started:
             log.debug("speech started at %.3f", event.time)
             frame: Frame = SpeechStarted(

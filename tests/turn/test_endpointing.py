@@ -7,14 +7,14 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from cascade.frames import BotSpeechEnded, EndOfTurn, Frame, TextToSpeak
+from cascade.frames import BotSpeechEnded, EndOfTurn, Frame, SpeechPaused, SpeechResumed, TextToSpeak
 from cascade.stage import Stage
 from cascade.testing import run_stages
 from cascade.testing.fakes import FakeLLM, FakeTTS
 from cascade.testing.sinks import PacedSink
 from cascade.turn import TurnOptions, TurnTaker
 from cascade.turn.options import BackchannelOptions, EndpointingOptions, PreemptiveOptions
-from tests.turn.helpers import caller_frames, final, partial, timeline, vad
+from tests.turn.helpers import caller_frames, final, late, partial, timeline, vad
 
 pytestmark = pytest.mark.anyio
 
@@ -58,6 +58,75 @@ async def test_complete_turn_ends_fast_with_preemptive_reply_kept() -> None:
     (turn,) = result.timelines
     assert turn.user_speech_end == pytest.approx(1.5)
     assert turn.end_of_turn == pytest.approx(1.7, abs=0.03)
+
+
+async def test_a_likely_final_pause_starts_the_reply_before_the_vad_confirms_the_stop() -> None:
+    """The VAD announces the pause at 0.1 s of quiet; the recognizer's text that follows it is
+    answered at once, and the stop confirmed later keeps that reply."""
+    frames = timeline(
+        caller_frames(3.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.5)]),
+        [
+            late(1.6, SpeechPaused(pts=1.5)),
+            partial(1.65, "I would like a pizza"),
+            final(1.72, "I would like a pizza."),
+        ],
+    )
+    result = await run_stages([taker(0.93)], frames)
+    (eot,) = turns(result.frames)
+    assert eot.preemptive and eot.text == "I would like a pizza"
+    assert eot.pts == pytest.approx(1.65, abs=0.01)  # not at the stop (1.7)
+    assert result.interrupts == []
+    (turn,) = result.timelines
+    assert turn.end_of_turn == pytest.approx(1.7, abs=0.03) and turn.preemptive_wasted == 0
+
+
+async def test_a_reply_prepared_in_a_pause_is_discarded_when_the_caller_goes_on() -> None:
+    frames = timeline(
+        caller_frames(5.0, [(0.5, 1.5), (1.62, 2.5)]),
+        [late(0.5, vad([(0.5, 2.5)])[0][1]), late(2.7, vad([(0.5, 2.5)])[1][1])],
+        [
+            late(1.6, SpeechPaused(pts=1.5)),
+            partial(1.61, "I need a taxi"),
+            late(1.62, SpeechResumed(pts=1.62)),
+        ],
+        [partial(2.3, "I need a taxi to the airport"), final(2.75, "I need a taxi to the airport.")],
+    )
+    result = await run_stages([taker(0.9)], frames)
+    first, second = turns(result.frames)
+    assert first.preemptive and first.text == "I need a taxi" and first.pts == pytest.approx(1.61, abs=0.01)
+    assert second.text.startswith("I need a taxi to the airport") and second.pts > 2.5
+    assert [i.reason for i in result.interrupts] == ["preemptive-discarded:caller-continued"]
+    assert sum(t.preemptive_wasted for t in result.timelines) == 1
+
+
+async def test_a_reply_prepared_in_a_pause_stands_when_the_speech_goes_on_without_new_words() -> None:
+    """A breath or a drawn-out last word resumes the speech; the same text keeps the reply."""
+    frames = timeline(
+        caller_frames(3.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.62)]),
+        [
+            late(1.57, SpeechPaused(pts=1.5)),
+            partial(1.6, "I would like a pizza"),
+            late(1.62, SpeechResumed(pts=1.62)),
+            late(1.7, SpeechPaused(pts=1.62)),
+            final(1.84, "I would like a pizza."),
+        ],
+    )
+    result = await run_stages([taker(0.93)], frames)
+    (eot,) = turns(result.frames)
+    assert eot.preemptive and eot.pts == pytest.approx(1.6, abs=0.01)
+    assert result.interrupts == [] and result.timelines[0].preemptive_wasted == 0
+
+
+async def test_no_reply_is_prepared_in_a_pause_that_sounds_unfinished() -> None:
+    frames = timeline(
+        caller_frames(3.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.5)]),
+        [late(1.6, SpeechPaused(pts=1.5)), partial(1.65, "I would like a"), final(1.72, "I would like a")],
+    )
+    result = await run_stages([taker(0.2)], frames)
+    assert all(not t.preemptive or t.pts >= 1.7 for t in turns(result.frames))
 
 
 async def test_without_preemption_waits_for_the_final_transcript() -> None:

@@ -34,13 +34,32 @@ def events(result_frames: list) -> list:
 # --- the state machine -------------------------------------------------------------------------
 
 
-def feed(segmenter: SpeechSegmenter, probs: list[float], window: float = 0.032) -> list:
+def feed(
+    segmenter: SpeechSegmenter,
+    probs: list[float],
+    window: float = 0.032,
+    kinds: tuple[str, ...] = ("start", "stop"),
+) -> list:
     out = []
     for i, p in enumerate(probs):
         event = segmenter.push(i * window, (i + 1) * window, p)
-        if event is not None:
+        if event is not None and event.what in kinds:
             out.append(event)
     return out
+
+
+def test_segmenter_announces_a_pause_then_its_stop_or_the_speech_going_on() -> None:
+    opts = VADOptions(min_speech=0.0, min_silence=0.2, pause_silence=0.1, speech_pad=0.0)
+    every = ("start", "stop", "pause", "resume")
+    # speech, 4 quiet windows (0.128 s: a pause, no stop), speech again, then 10 quiet windows
+    got = feed(SpeechSegmenter(opts), [0.9] * 5 + [0.0] * 4 + [0.9] * 3 + [0.0] * 10, kinds=every)
+    assert [e.what for e in got] == ["start", "pause", "resume", "pause", "stop"]
+    assert got[1].time == pytest.approx(5 * 0.032)  # where the speech ended
+    assert got[2].time == pytest.approx(9 * 0.032)  # where it went on
+    assert got[3].time == got[4].time == pytest.approx(12 * 0.032)  # the stop the pause announced
+    quiet = VADOptions(min_speech=0.0, min_silence=0.2, pause_silence=None, speech_pad=0.0)
+    got = feed(SpeechSegmenter(quiet), [0.9] * 5 + [0.0] * 4 + [0.9] * 3 + [0.0] * 10, kinds=every)
+    assert [e.what for e in got] == ["start", "stop"]
 
 
 def test_segmenter_needs_min_speech_and_min_silence() -> None:
