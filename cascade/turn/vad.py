@@ -206,22 +206,19 @@ class StreamingVAD:
 
 @dataclass(frozen=True)
 class SegmentEvent:
-    """A start or stop decided by :class:`SpeechSegmenter`."""
+    """A start, stop, pause or resume decided by :class:`SpeechSegmenter`."""
 
-    started: bool
-    """True for a start, False for a stop (and for a pause or a resume: see ``kind``)."""
+    what: Literal["start", "stop", "pause", "resume"]
     time: float
-    """Audio time of the speech start (padded) or end."""
+    """Audio time of the speech start (padded), its end (stop, pause) or its going on (resume)."""
     speech_start: float
     """Audio time the segment started (padded)."""
     probability: float = 1.0
-    kind: Literal["start", "stop", "pause", "resume"] | None = None
-    """What happened (default: "start" or "stop", after ``started``)."""
 
     @property
-    def what(self) -> str:
-        """The event's kind: "start", "stop", "pause" or "resume"."""
-        return self.kind or ("start" if self.started else "stop")
+    def started(self) -> bool:
+        """True for a start."""
+        return self.what == "start"
 
 
 class SpeechSegmenter:
@@ -253,7 +250,7 @@ class SpeechSegmenter:
                     self._segment_start = max(self._origin, self._candidate - opts.speech_pad)
                     self._last_speech_end = end
                     self._candidate = None
-                    return SegmentEvent(True, self._segment_start, self._segment_start, self._peak)
+                    return SegmentEvent("start", self._segment_start, self._segment_start, self._peak)
             else:
                 self._candidate = None
             return None
@@ -261,14 +258,14 @@ class SpeechSegmenter:
             resumed = self._paused
             self._paused = False
             self._last_speech_end = end
-            return SegmentEvent(False, start, self._segment_start, kind="resume") if resumed else None
+            return SegmentEvent("resume", start, self._segment_start) if resumed else None
         quiet = end - self._last_speech_end
         if quiet >= opts.min_silence:
             return self.stop()
         pause = opts.pause_silence
         if pause is not None and quiet >= pause and not self._paused:
             self._paused = True
-            return SegmentEvent(False, self._last_speech_end, self._segment_start, kind="pause")
+            return SegmentEvent("pause", self._last_speech_end, self._segment_start)
         return None
 
     def stop(self) -> SegmentEvent | None:
@@ -277,7 +274,7 @@ class SpeechSegmenter:
         if not self.in_speech:
             return None
         self.in_speech = self._paused = False
-        return SegmentEvent(False, self._last_speech_end, self._segment_start)
+        return SegmentEvent("stop", self._last_speech_end, self._segment_start)
 
 
 class SileroVAD(Stage):
