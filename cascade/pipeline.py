@@ -6,11 +6,12 @@ from collections.abc import Iterable, Sequence
 
 import anyio
 
+from cascade.channel import FrameReceive, FrameSend, create_channel
 from cascade.clock import Clock
 from cascade.frames import BotAudioFrame, DTMFFrame, EndOfStream, Frame, UserAudioFrame
 from cascade.metrics import MetricsCollector
 from cascade.session import SessionContext
-from cascade.stage import FrameReceive, FrameSend, FrameTypes, Stage, StageError, first_error
+from cascade.stage import FrameTypes, Stage, StageError, first_error
 from cascade.transports.base import Transport
 
 CALLER_FRAMES: FrameTypes = (UserAudioFrame, DTMFFrame)
@@ -115,7 +116,7 @@ class Pipeline(Stage):
                 f"transport sink '{sink.name}' needs BotAudioFrame, but the last stage "
                 f"'{self.stages[-1].name}' and those before it only produce {_names(self.outputs)}"
             )
-        send, receive = anyio.create_memory_object_stream[Frame](0)
+        send, receive = create_channel(0)
         send.close()  # the source has no inbox
         await run_session([source, *self.stages, sink], ctx, receive, self.queue_size)
         return ctx
@@ -135,7 +136,7 @@ async def run_chain(
             if index == len(stages) - 1:
                 tg.start_soon(stage._run, ctx, current, outbox)
             else:
-                send, receive = anyio.create_memory_object_stream[Frame](queue_size)
+                send, receive = create_channel(queue_size)
                 tg.start_soon(stage._run, ctx, current, send)
                 current = receive
 
@@ -148,7 +149,7 @@ async def run_session(
     collect: list[Frame] | None = None,
 ) -> None:
     """Run a complete chain; what leaves the last stage is discarded (or appended to ``collect``)."""
-    send, receive = anyio.create_memory_object_stream[Frame](queue_size)
+    send, receive = create_channel(queue_size)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(run_chain, stages, ctx, inbox, send, queue_size)
@@ -189,8 +190,8 @@ class Parallel(Stage):
         try:
             async with anyio.create_task_group() as tg:
                 for branch in self.branches:
-                    feed_send, feed_receive = anyio.create_memory_object_stream[Frame](self.queue_size)
-                    out_send, out_receive = anyio.create_memory_object_stream[Frame](self.queue_size)
+                    feed_send, feed_receive = create_channel(self.queue_size)
+                    out_send, out_receive = create_channel(self.queue_size)
                     feeds.append((branch, feed_send))
                     tg.start_soon(branch._run, ctx, feed_receive, out_send)
                     tg.start_soon(self._forward, out_receive, outbox.clone(), branch.inputs)

@@ -28,16 +28,14 @@ from typing import Any, ClassVar, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from cascade.channel import FrameReceive, FrameSend
 from cascade.clock import Clock
 from cascade.frames import EndOfStream, Frame, Interrupt
 from cascade.session import SessionContext
 
 T = TypeVar("T")
 FrameTypes = tuple[type[Frame], ...]
-FrameSend = MemoryObjectSendStream[Frame]
-FrameReceive = MemoryObjectReceiveStream[Frame]
 
 log = logging.getLogger("cascade.stage")
 
@@ -190,11 +188,14 @@ class StageRuntime:
         """Start owned background work in the stage's task group."""
         if self._tg is None:
             raise RuntimeError(f"stage '{self.stage.name}' is not running")
-        self._tg.start_soon(self._guarded, fn, args, gen)
+        scope = anyio.CancelScope()
+        self._enter(scope, gen)  # busy from now: an end of stream queued behind waits for it
+        self._tg.start_soon(self._guarded, scope, fn, args)
 
-    async def _guarded(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], gen: int) -> None:
-        with anyio.CancelScope() as scope:
-            self._enter(scope, gen)
+    async def _guarded(
+        self, scope: anyio.CancelScope, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
+    ) -> None:
+        with scope:
             try:
                 await fn(*args)
             finally:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from cascade.channel import create_channel
 from cascade.clock import VirtualClock
 from cascade.frames import EndOfStream, Frame, Interrupt
 from cascade.metrics import MetricsCollector, TurnTimeline
@@ -150,7 +151,7 @@ async def run_stages(
     result.ctx = ctx
     source = ListSource(frames, tail=tail, actions=actions)
     check_chain(stages, source.outputs, source=source.name)
-    send, receive = anyio.create_memory_object_stream[Frame](0)
+    send, receive = create_channel(0)
     send.close()
 
     async def session() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from cascade.channel import FrameReceive, FrameSend
 from cascade.clock import Clock
 from cascade.session import SessionContext
-from cascade.stage import FrameReceive, FrameSend, Stage, StageRuntime
+from cascade.stage import Stage, StageRuntime
 
 
 class Source(Stage):
