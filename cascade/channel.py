@@ -26,7 +26,7 @@ from cascade.frames import Frame
 class _State:
     __slots__ = ("buffer", "capacity", "getter", "putters", "receiver_open", "senders")
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: float) -> None:
         self.buffer: deque[Frame] = deque()
         self.capacity = capacity
         self.getter: asyncio.Future[None] | None = None
@@ -47,8 +47,9 @@ class _State:
                 return
 
 
-def create_channel(capacity: int) -> tuple[FrameSend, FrameReceive]:
-    """A channel holding up to ``capacity`` frames (at least one) and its two ends."""
+def create_channel(capacity: float) -> tuple[FrameSend, FrameReceive]:
+    """A channel holding up to ``capacity`` frames (at least one; ``math.inf``: unbounded) and its
+    two ends."""
     state = _State(max(1, capacity))
     return FrameSend(state), FrameReceive(state)
 

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
-from cascade.channel import FrameReceive, FrameSend
+from cascade.channel import FrameReceive, FrameSend, create_channel
 from cascade.clock import Clock
 from cascade.frames import EndOfStream, Frame, Interrupt
 from cascade.session import SessionContext
@@ -165,7 +165,9 @@ class StageRuntime:
         self.stage = stage
         self.ctx = ctx
         self.outbox = outbox
-        self._control_send, self._control_receive = anyio.create_memory_object_stream[Frame](math.inf)
+        self._control_send, self._control_receive = create_channel(math.inf)
+        self._processing: tuple[anyio.CancelScope, int] | None = None
+        """The scope of the frame being processed by an interruptible stage, and its generation."""
         self._work: dict[anyio.CancelScope, int] = {}
         self._idle = anyio.Event()
         self._idle.set()
@@ -178,6 +180,8 @@ class StageRuntime:
             for scope, gen in list(self._work.items()):
                 if gen < frame.generation:
                     scope.cancel()
+            if self._processing is not None and self._processing[1] < frame.generation:
+                self._processing[0].cancel()
         self._control_send.send_nowait(frame)
 
     def deliver(self, frame: Frame) -> None:
@@ -253,26 +257,67 @@ class StageRuntime:
             stage._runtime = None
 
     async def _pump(self, inbox: FrameReceive) -> None:
+        with inbox:
+            if self.stage.interruptible:
+                await self._pump_interruptible(inbox)
+            else:
+                await self._pump_plain(inbox)
+
+    async def _pump_plain(self, inbox: FrameReceive) -> None:
         stage, ctx, outbox = self.stage, self.ctx, self.outbox
         handled = stage.inputs
-        with inbox:
-            async for frame in inbox:
-                if isinstance(frame, EndOfStream):
-                    return
-                if frame.droppable and frame.generation < ctx.generation:
-                    continue
-                if isinstance(frame, handled):
-                    if not stage.interruptible:  # nothing can cancel it: skip the scope
-                        await stage.process(frame)
-                        continue
-                    with anyio.CancelScope() as scope:
-                        self._enter(scope, frame.generation)
+        async for frame in inbox:
+            if isinstance(frame, EndOfStream):
+                return
+            if frame.droppable and frame.generation < ctx.generation:
+                continue
+            if isinstance(frame, handled):
+                await stage.process(frame)
+            else:
+                await outbox.send(frame)
+
+    async def _pump_interruptible(self, inbox: FrameReceive) -> None:
+        """Like :meth:`_pump_plain`, with the frames of one generation processed inside one cancel
+        scope, which an interrupt cancels while one of them is being processed (a scope per frame
+        would cost more than the hop itself). A frame of another generation, or any frame after an
+        interrupt, gets a fresh scope; a frame being passed through when the scope is cancelled is
+        passed on after it."""
+        stage, ctx, outbox = self.stage, self.ctx, self.outbox
+        handled = stage.inputs
+        pending: Frame | None = None  # received, to be processed in a scope of its generation
+        forwarding: Frame | None = None
+        while True:
+            generation = ctx.generation if pending is None else pending.generation
+            with anyio.CancelScope() as scope:
+                if generation < ctx.generation:
+                    scope.cancel()
+                while True:
+                    frame, pending = pending, None
+                    if frame is None:  # (a pending frame was checked when it was received)
                         try:
-                            await stage.process(frame)
-                        finally:
-                            self._leave(scope)
-                else:
-                    await outbox.send(frame)
+                            frame = await inbox.receive()
+                        except anyio.EndOfStream:
+                            return
+                        if isinstance(frame, EndOfStream):
+                            return
+                        if frame.droppable and frame.generation < ctx.generation:
+                            continue
+                        if not isinstance(frame, handled):
+                            forwarding = frame
+                            await outbox.send(frame)
+                            forwarding = None
+                            continue
+                        if frame.generation != generation or generation < ctx.generation:
+                            pending = frame  # processed in a scope of its own generation
+                            break
+                    self._processing = (scope, generation)
+                    try:
+                        await stage.process(frame)
+                    finally:
+                        self._processing = None
+            if forwarding is not None:
+                await outbox.send(forwarding)
+                forwarding = None
 
 
 def first_error(exc: BaseException) -> BaseException:

@@ -175,3 +175,47 @@ async def test_flush_reports_partial_words_of_the_chunk_being_played() -> None:
     assert len(ended) == 1 and ended[0].interrupted
     # playback started ~0.18 s: "one" (0.2 s) was heard completely, "two" only in part
     assert ended[0].heard_text == "one"
+
+
+class InterruptsOnItsTurn(Stage):
+    """A reply-side stage that interrupts while processing (its scope is cancelled) and returns."""
+
+    inputs = (EndOfTurn,)
+    interruptible = True
+
+    async def process(self, frame: Frame) -> None:
+        self.interrupt("own")
+
+
+@pytest.mark.anyio
+async def test_frames_passed_through_by_a_cancelled_reply_stage_are_not_lost() -> None:
+    # the cancelled scope catches the pass-through of the audio behind the turn in a full queue
+    frames: list[Frame] = [EndOfTurn(pts=0.0, text="go"), *[audio(0.0) for _ in range(6)]]
+    result = await run_stages([InterruptsOnItsTurn(), Clog()], frames, tail=5.0, queue_size=1)
+    assert len(result.of(UserAudioFrame)) == 6
+    assert result.ctx.generation == 1
+
+
+class CountsAudio(Stage):
+    """A reply-side stage that also handles caller audio (frames an interrupt does not drop)."""
+
+    inputs = (UserAudioFrame,)
+    interruptible = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generations: list[int] = []
+
+    async def process(self, frame: Frame) -> None:
+        self.generations.append(self.generation)
+        await self.emit(frame)
+
+
+@pytest.mark.anyio
+@pytest.mark.timeout(20)  # the bug this guards against was a busy loop
+async def test_frames_of_an_older_generation_still_reach_an_interruptible_stage() -> None:
+    stage = CountsAudio()
+    frames: list[Frame] = [audio(i * 0.02) for i in range(10)]  # all of generation 0
+    result = await run_stages([stage], frames, tail=0.5, actions={0.05: lambda ctx: ctx.interrupt()})
+    assert stage.generations[:3] == [0, 0, 0] and stage.generations[-1] == 1
+    assert len(result.of(UserAudioFrame)) == 10  # caller audio is never dropped
