@@ -26,9 +26,19 @@ _LEAST_COPY = 3
 """Longest run of the previous segment's last words a new segment's start is checked against."""
 
 
+_NUMBER_NAMES = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+]  # fmt: skip
+
+
 def normalize(text: str) -> str:
-    """Lower-case, punctuation removed: the form words are compared in."""
-    return _NON_WORD.sub("", text.lower())
+    """Lower-case, punctuation removed, a number up to twenty spelled out ("6." and "six" are the
+    same word: Whisper writes either): the form words are compared in."""
+    word = _NON_WORD.sub("", text.lower())
+    if word.isdigit() and int(word) < len(_NUMBER_NAMES):
+        return _NUMBER_NAMES[int(word)]
+    return word
 
 
 class LocalAgreement:
@@ -169,6 +179,23 @@ def context_end(words: Sequence[Word], again: Sequence[Word], boundary: float) -
         # new words resembling them must not count as them; split by time alone
         return sum(t < boundary for t in middles)
     return best_split
+
+
+_UNPLACED = 0.01
+"""A word this short was not found in the audio by the word alignment."""
+
+
+def drop_unplaced_tail(words: Sequence[Word]) -> list[Word]:
+    """``words`` without what Whisper wrote after the speech it heard.
+
+    A decode that goes on past its audio (often saying its prompt once more) ends with words the
+    alignment cannot place: each gets no duration, at the end of the window. A run of at least
+    two such words at the end is dropped; a single one may be a real word cut off by the window.
+    """
+    placed = len(words)
+    while placed and words[placed - 1].end - words[placed - 1].start <= _UNPLACED:
+        placed -= 1
+    return list(words[:placed] if len(words) - placed >= 2 else words)
 
 
 _LEAST_LOOP = 3

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import numpy as np
 
-from cascade.asr.agreement import drop_loops
+from cascade.asr.agreement import drop_loops, drop_unplaced_tail
 from cascade.asr.models import LoadedModel, WhisperModelError, load_model
 from cascade.asr.options import WhisperOptions
 from cascade.asr.window import (
@@ -212,7 +212,7 @@ class WhisperEngine:
                         )
                     )
         return Hypothesis(
-            words=tuple(words),
+            words=tuple(drop_unplaced_tail(words)),
             confidence=math.exp(logprob / tokens) if tokens else 0.0,
             language=language,
             audio_end=offset + seconds,

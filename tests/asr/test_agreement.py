@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cascade.asr.agreement import LocalAgreement, context_end, drop_loops, join, normalize
+from cascade.asr.agreement import LocalAgreement, context_end, drop_loops, drop_unplaced_tail, join, normalize
 from cascade.frames import Word
 
 
@@ -132,3 +132,22 @@ def test_the_committed_end_said_again_right_after_it_is_dropped() -> None:
     # a later hypothesis (its window trimmed) repeats the committed end, moved later in time
     again = words("to change your password", start=1.6)
     assert join(agreement.finalize(again)) == "press five to change your password"
+
+
+def test_a_number_written_as_digits_or_words_is_the_same_word() -> None:
+    assert normalize("6.") == normalize("six") == "six"
+    assert normalize("20") == "twenty" and normalize("1999") == "1999"
+    # the previous final said "six"; the next decode writes the same audio as "6"
+    again = words("four or six", start=9.0)
+    assert context_end(words("6 to decrease", start=9.6), again, 9.88) == 1
+
+
+def test_words_a_decode_could_not_place_at_its_end_are_dropped() -> None:
+    heard = words("eight for more options", start=20.0)
+    invented = [Word(text=t, start=21.2, end=21.2) for t in ["nine", "to", "decrease"]]
+    assert drop_unplaced_tail([*heard, *invented]) == heard
+    # one short last word may be real (cut by the window); short words inside stay
+    cut = Word(text="options", start=21.2, end=21.2)
+    assert drop_unplaced_tail([*heard[:3], cut]) == [*heard[:3], cut]
+    inside = [Word(text="To", start=7.1, end=7.1), *words("eject the user", start=7.1)]
+    assert drop_unplaced_tail(inside) == inside
