@@ -129,8 +129,6 @@ async def stream_file(
     log: list[tuple[float, Frame]] = []
     asr = WhisperASR(engine=engine, streaming=streaming)
     ctx = SessionContext(clock=RealClock(), metrics=MetricsCollector())
-    send, receive = anyio.create_memory_object_stream[Frame](0)
-    send.close()
     result = StreamResult()
 
     async def probe() -> None:
@@ -141,7 +139,7 @@ async def stream_file(
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(probe)
-        await run_session([PacedSource(audio, rate), SileroVAD(), asr, Recorder(log)], ctx, receive)
+        await run_session([PacedSource(audio, rate), SileroVAD(), asr, Recorder(log)], ctx)
         tg.cancel_scope.cancel()
     result.decode_seconds = sum(asr.stats.decode_seconds)
     result.speculative, result.finals = asr.stats.speculative_finals, asr.stats.finals

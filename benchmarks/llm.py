@@ -49,8 +49,6 @@ async def run_turns(llm: ChatLLM, texts: list[str], gap: float = 0.0) -> list[Fr
     """Feed turns one after another (each after the previous reply) on the real clock."""
     frames: list[Frame] = []
     ctx = SessionContext(clock=RealClock())
-    send, receive = anyio.create_memory_object_stream[Frame](0)
-    send.close()
 
     class Turns(ListSource):
         async def produce(self) -> None:
@@ -64,7 +62,7 @@ async def run_turns(llm: ChatLLM, texts: list[str], gap: float = 0.0) -> list[Fr
                     await anyio.sleep(0.01)
                 await anyio.sleep(gap)
 
-    await run_session([Turns([]), llm], ctx, receive, 64, frames)
+    await run_session([Turns([]), llm], ctx, collect=frames)
     return frames
 
 

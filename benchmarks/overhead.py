@@ -34,7 +34,6 @@ from typing import Any
 import anyio
 from machine_info import describe_machine as machine
 
-from cascade.channel import create_channel
 from cascade.frames import EndOfTurn, Frame, Interrupt, LLMTextDelta, UserAudioFrame
 from cascade.paths import cache_dir
 from cascade.pipeline import run_session
@@ -99,9 +98,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def run_chain(stages: list[Stage], ctx: SessionContext | None = None) -> None:
-    send, receive = create_channel(0)
-    send.close()
-    await run_session(stages, ctx or SessionContext(), receive)
+    await run_session(stages, ctx or SessionContext())
 
 
 async def w1(frames: int) -> list[dict[str, float]]:

@@ -105,9 +105,7 @@ async def stream_once(tts: TTSStage, text: str, interval: float) -> tuple[float,
     chunk_at = frames[first_chunk_index(pieces)].pts
     probe = FirstAudio()
     ctx = SessionContext(clock=RealClock())
-    send, receive = anyio.create_memory_object_stream[Frame](0)
-    send.close()
-    await run_session([ListSource(frames, tail=0.0), tts, probe], ctx, receive)
+    await run_session([ListSource(frames, tail=0.0), tts, probe], ctx)
     if probe.at is None:
         raise RuntimeError(f"no audio for {text!r}")
     return probe.at - chunk_at, probe.at - start

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from types import TracebackType
+from typing import Self
 
 import anyio
 
@@ -54,7 +55,24 @@ def create_channel(capacity: float) -> tuple[FrameSend, FrameReceive]:
     return FrameSend(state), FrameReceive(state)
 
 
-class FrameSend:
+class _End:
+    """What both ends share: ``with end:`` closes it."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class FrameSend(_End):
     """The sending end. Close it (or use ``with``) when done; the receiver ends after the last one."""
 
     __slots__ = ("_closed", "_state")
@@ -113,16 +131,8 @@ class FrameSend:
             if state.senders == 0:
                 state.wake_getter()
 
-    def __enter__(self) -> FrameSend:
-        return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class FrameReceive:
+class FrameReceive(_End):
     """The receiving end; ``async for frame in receive`` reads until every sender closed."""
 
     __slots__ = ("_closed", "_state")
@@ -183,11 +193,3 @@ class FrameReceive:
             return await self.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
-
-    def __enter__(self) -> FrameReceive:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

@@ -116,9 +116,7 @@ class Pipeline(Stage):
                 f"transport sink '{sink.name}' needs BotAudioFrame, but the last stage "
                 f"'{self.stages[-1].name}' and those before it only produce {_names(self.outputs)}"
             )
-        send, receive = create_channel(0)
-        send.close()  # the source has no inbox
-        await run_session([source, *self.stages, sink], ctx, receive, self.queue_size)
+        await run_session([source, *self.stages, sink], ctx, queue_size=self.queue_size)
         return ctx
 
 
@@ -144,11 +142,18 @@ async def run_chain(
 async def run_session(
     stages: Sequence[Stage],
     ctx: SessionContext,
-    inbox: FrameReceive,
+    inbox: FrameReceive | None = None,
     queue_size: int = DEFAULT_QUEUE_SIZE,
     collect: list[Frame] | None = None,
 ) -> None:
-    """Run a complete chain; what leaves the last stage is discarded (or appended to ``collect``)."""
+    """Run a complete chain; what leaves the last stage is discarded (or appended to ``collect``).
+
+    ``inbox`` feeds the first stage; without one it is a :class:`~cascade.transports.base.Source`
+    (it makes its own frames).
+    """
+    if inbox is None:
+        no_input, inbox = create_channel(1)
+        no_input.close()
     send, receive = create_channel(queue_size)
     try:
         async with anyio.create_task_group() as tg:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from cascade.channel import create_channel
 from cascade.clock import VirtualClock
 from cascade.frames import EndOfStream, Frame, Interrupt
 from cascade.metrics import MetricsCollector, TurnTimeline
@@ -151,14 +150,12 @@ async def run_stages(
     result.ctx = ctx
     source = ListSource(frames, tail=tail, actions=actions)
     check_chain(stages, source.outputs, source=source.name)
-    send, receive = create_channel(0)
-    send.close()
 
     async def session() -> None:
         try:
             async with autojump(clock):
                 chain = [source, *stages, _Recorder(result)]
-                await run_session(chain, ctx, receive, queue_size, result.frames)
+                await run_session(chain, ctx, queue_size=queue_size, collect=result.frames)
         except BaseExceptionGroup as group:
             error = first_error(group)
             if isinstance(error, StageError):

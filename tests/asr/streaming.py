@@ -78,9 +78,7 @@ async def stream(stages: Sequence[Stage], audio: np.ndarray, rate: int, speed: f
     metrics = MetricsCollector()
     metrics.subscribe(received.timelines.append)
     ctx = SessionContext(clock=RealClock(), metrics=metrics)
-    send, receive = anyio.create_memory_object_stream[Frame](0)
-    send.close()
-    await run_session([PacedSource(audio, rate, speed), *stages, _Collect(received)], ctx, receive)
+    await run_session([PacedSource(audio, rate, speed), *stages, _Collect(received)], ctx)
     return received
 
 

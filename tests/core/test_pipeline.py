@@ -208,10 +208,8 @@ async def test_real_clock_pipeline_run_with_cancel_leaves_nothing() -> None:
     from cascade.session import SessionContext
 
     async def session() -> None:
-        send, receive = anyio.create_memory_object_stream[Frame](0)
-        send.close()
         with anyio.move_on_after(0.2):
-            await run_session([ListSource([audio(0.0)], tail=10), Forever()], SessionContext(), receive)
+            await run_session([ListSource([audio(0.0)], tail=10), Forever()], SessionContext())
 
     await assert_no_leaked_tasks(session)
     assert closed == ["Forever"]

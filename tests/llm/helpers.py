@@ -46,12 +46,10 @@ async def run_realtime(
     ctx = SessionContext(clock=RealClock())
     result.ctx = ctx
     source = ListSource(frames, tail=tail, actions=actions)
-    send, receive = anyio.create_memory_object_stream[Frame](0)
-    send.close()
 
     async def session() -> None:
         with anyio.fail_after(limit):
-            await run_session([source, *stages, _Events(result)], ctx, receive, 64, result.frames)
+            await run_session([source, *stages, _Events(result)], ctx, collect=result.frames)
 
     await assert_no_leaked_tasks(session)
     return result

@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import anyio
 import jiwer
 import numpy as np
 import pytest
@@ -42,10 +41,8 @@ async def run_real(
     """Run stages on scripted frames in real time (models run in threads)."""
     ctx = SessionContext(clock=RealClock())
     out: list[Frame] = []
-    send, receive = anyio.create_memory_object_stream[Frame](0)
-    send.close()
     source = ListSource(frames, tail=0.0, actions=actions)
-    await assert_no_leaked_tasks(lambda: run_session([source, *stages], ctx, receive, 64, out))
+    await assert_no_leaked_tasks(lambda: run_session([source, *stages], ctx, collect=out))
     return out, ctx
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anyio
 import numpy as np
 import pytest
 
@@ -132,11 +131,9 @@ async def test_offloaded_model_in_real_time(smart_turn: SmartTurnDetector) -> No
     )
     ctx = SessionContext(clock=RealClock(), metrics=MetricsCollector())
     out: list[Frame] = []
-    send, receive = anyio.create_memory_object_stream[Frame](0)
-    send.close()
     turn = TurnTaker(model=smart_turn)
     await run_session(
-        [ListSource(frames, tail=0.3), SileroVAD(VADOptions(min_silence=0.2)), turn], ctx, receive, 64, out
+        [ListSource(frames, tail=0.3), SileroVAD(VADOptions(min_silence=0.2)), turn], ctx, collect=out
     )
     assert [f.text for f in out if isinstance(f, EndOfTurn)] == [
         "he might even have been made amiable himself"
