@@ -56,9 +56,13 @@ def create_channel(capacity: float) -> tuple[FrameSend, FrameReceive]:
 
 
 class _End:
-    """What both ends share: ``with end:`` closes it."""
+    """What both ends share: the channel, whether this end is closed, ``with end:`` closing it."""
 
-    __slots__ = ()
+    __slots__ = ("_closed", "_state")
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+        self._closed = False
 
     def close(self) -> None:
         raise NotImplementedError
@@ -75,11 +79,10 @@ class _End:
 class FrameSend(_End):
     """The sending end. Close it (or use ``with``) when done; the receiver ends after the last one."""
 
-    __slots__ = ("_closed", "_state")
+    __slots__ = ()
 
     def __init__(self, state: _State) -> None:
-        self._state = state
-        self._closed = False
+        super().__init__(state)
         state.senders += 1
 
     async def send(self, frame: Frame) -> None:
@@ -135,11 +138,7 @@ class FrameSend(_End):
 class FrameReceive(_End):
     """The receiving end; ``async for frame in receive`` reads until every sender closed."""
 
-    __slots__ = ("_closed", "_state")
-
-    def __init__(self, state: _State) -> None:
-        self._state = state
-        self._closed = False
+    __slots__ = ()
 
     async def receive(self) -> Frame:
         """The next frame, waiting for one; ``anyio.EndOfStream`` once all senders closed."""
