@@ -33,6 +33,14 @@ from typing import Any
 
 import anyio
 from machine_info import describe_machine as machine
+from overhead_common import (
+    chain_figures,
+    import_seconds,
+    interrupt_figures,
+    memory_figures,
+    rss_growth_mb,
+    rss_mb,
+)
 
 from cascade.frames import EndOfTurn, Frame, Interrupt, LLMTextDelta, UserAudioFrame
 from cascade.paths import cache_dir
@@ -92,11 +100,6 @@ class Sink(Stage):
         self.interrupt_seen = time.perf_counter()
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def run_chain(stages: list[Stage], ctx: SessionContext | None = None) -> None:
     await run_session(stages, ctx or SessionContext())
 
@@ -113,15 +116,7 @@ async def w1(frames: int) -> list[dict[str, float]]:
         started = time.perf_counter()
         await run_chain([pusher, *[PassThrough() for _ in range(n)], sink])
         elapsed = time.perf_counter() - started
-        out.append(
-            {
-                "stages": n,
-                "latency_p50_us": round(pct(lat, 0.5) * 1e6, 1),
-                "latency_p99_us": round(pct(lat, 0.99) * 1e6, 1),
-                "per_hop_p50_us": round(pct(lat, 0.5) * 1e6 / (n + 1), 1),
-                "throughput_fps": round(frames / elapsed),
-            }
-        )
+        out.append(chain_figures(n, lat, frames, elapsed))
     return out
 
 
@@ -175,21 +170,7 @@ async def w2(reps: int) -> dict[str, float]:
         assert emitter.stopped_at is not None and sink.interrupt_seen is not None
         stop.append(emitter.stopped_at - trigger.interrupted_at)
         seen.append(sink.interrupt_seen - trigger.interrupted_at)
-    return {
-        "repetitions": reps,
-        "emitter_stops_p50_us": round(pct(stop, 0.5) * 1e6, 1),
-        "emitter_stops_p99_us": round(pct(stop, 0.99) * 1e6, 1),
-        "sink_sees_interrupt_p50_us": round(pct(seen, 0.5) * 1e6, 1),
-        "sink_sees_interrupt_p99_us": round(pct(seen, 0.99) * 1e6, 1),
-    }
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return interrupt_figures(stop, seen)
 
 
 async def w3(sequential: int, idle: int) -> dict[str, float]:
@@ -197,14 +178,7 @@ async def w3(sequential: int, idle: int) -> dict[str, float]:
         sink = Sink()
         await run_chain([Pusher(100, False, lambda: sink.event), *[PassThrough() for _ in range(10)], sink])
 
-    for _ in range(20):  # warm up allocator and caches
-        await one()
-    gc.collect()
-    before = rss_mb()
-    for _ in range(sequential):
-        await one()
-    gc.collect()
-    after = rss_mb()
+    growth = await rss_growth_mb(one, sequential)
 
     class Idle(Source):
         outputs = (UserAudioFrame,)
@@ -221,24 +195,11 @@ async def w3(sequential: int, idle: int) -> dict[str, float]:
         await anyio.sleep(0.5)
         alive = rss_mb()
         release.set()
-    return {
-        "sequential_pipelines": sequential,
-        "rss_growth_mb": round(after - before, 2),
-        "idle_pipelines": idle,
-        "rss_per_idle_pipeline_kb": round((alive - base) * 1024 / idle, 1),
-    }
+    return memory_figures(sequential, growth, idle, base, alive)
 
 
 def w4_import() -> float:
-    def timed(code: str) -> float:
-        best = float("inf")
-        for _ in range(5):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True)
-            best = min(best, time.perf_counter() - started)
-        return best
-
-    return timed("import cascade") - timed("pass")
+    return import_seconds("import cascade")
 
 
 async def w4_first_frame() -> float:

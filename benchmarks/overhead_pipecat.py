@@ -46,13 +46,20 @@ import argparse
 import asyncio
 import gc
 import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from loguru import logger
+from overhead_common import (
+    chain_figures,
+    import_seconds,
+    interrupt_figures,
+    memory_figures,
+    rss_growth_mb,
+    rss_mb,
+)
 
 logger.remove()
 logger.add(sys.stderr, level="WARNING")
@@ -178,11 +185,6 @@ class Running:
         await self.worker.queue_frame(EndFrame())
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def ping_pong(head: Head, sink: Sink, count: int, first: int = 0) -> list[float]:
     latencies = []
     for i in range(first, first + count):
@@ -211,13 +213,7 @@ async def w1_one(n: int, frames: int, config: dict[str, Any]) -> dict[str, float
         await sink.all_arrived.wait()
         elapsed = sink.received_at[-1] - started
         await running.end()
-    return {
-        "stages": n,
-        "latency_p50_us": round(pct(lat, 0.5) * 1e6, 1),
-        "latency_p99_us": round(pct(lat, 0.99) * 1e6, 1),
-        "per_hop_p50_us": round(pct(lat, 0.5) * 1e6 / (n + 1), 1),
-        "throughput_fps": round(frames / elapsed),
-    }
+    return chain_figures(n, lat, frames, elapsed)
 
 
 async def w1(frames: int, config: dict[str, Any]) -> list[dict[str, float]]:
@@ -248,21 +244,7 @@ async def w2(reps: int, config: dict[str, Any]) -> dict[str, float]:
         stopped, sink_saw = await w2_one(config)
         stop.append(stopped)
         seen.append(sink_saw)
-    return {
-        "repetitions": reps,
-        "emitter_stops_p50_us": round(pct(stop, 0.5) * 1e6, 1),
-        "emitter_stops_p99_us": round(pct(stop, 0.99) * 1e6, 1),
-        "sink_sees_interrupt_p50_us": round(pct(seen, 0.5) * 1e6, 1),
-        "sink_sees_interrupt_p99_us": round(pct(seen, 0.99) * 1e6, 1),
-    }
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return interrupt_figures(stop, seen)
 
 
 def ten_stages(sink: Sink, head: Head | None = None) -> list[FrameProcessor]:
@@ -280,15 +262,7 @@ async def w3(sequential: int, idle: int) -> dict[str, float]:
                 await head.push_frame(audio(i))
             await running.end()
 
-    for _ in range(20):  # warm up allocator and caches
-        await one()
-    gc.collect()
-    before = rss_mb()
-    for _ in range(sequential):
-        await one()
-    gc.collect()
-    after = rss_mb()
-
+    growth = await rss_growth_mb(one, sequential)
     gc.collect()
     base = rss_mb()
     pipelines = []
@@ -304,12 +278,7 @@ async def w3(sequential: int, idle: int) -> dict[str, float]:
         alive = rss_mb()
         for running in pipelines:
             await running.end()
-    return {
-        "sequential_pipelines": sequential,
-        "rss_growth_mb": round(after - before, 2),
-        "idle_pipelines": idle,
-        "rss_per_idle_pipeline_kb": round((alive - base) * 1024 / idle, 1),
-    }
+    return memory_figures(sequential, growth, idle, base, alive)
 
 
 IMPORT = (
@@ -319,15 +288,7 @@ IMPORT = (
 
 
 def w4_import() -> float:
-    def timed(code: str) -> float:
-        best = float("inf")
-        for _ in range(5):
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True, stderr=subprocess.DEVNULL)
-            best = min(best, time.perf_counter() - started)
-        return best
-
-    return timed(IMPORT) - timed("pass")
+    return import_seconds(IMPORT)
 
 
 async def w4_first_frame() -> float:

@@ -223,23 +223,23 @@ class ToolCallAssembler:
             if function.arguments:
                 call.arguments += function.arguments
 
+    def _whole(self, index: int) -> bool:
+        """Whether call ``index`` is known to be whole: a later call has begun, or its arguments
+        parse."""
+        call = self._calls[index]
+        return bool(call.name) and (index < max(self._calls) or _is_json_object(call.arguments))
+
     def complete(self) -> list[ToolCall]:
-        """The calls known to be whole so far: a later call has begun, or the arguments parse."""
-        last = max(self._calls, default=-1)
-        return [
-            call
-            for index, call in sorted(self._calls.items())
-            if call.name and (index < last or _is_json_object(call.arguments))
-        ]
+        """The calls known to be whole so far."""
+        return [self._calls[index] for index in sorted(self._calls) if self._whole(index)]
 
     def calls(self, prefix: str, *, complete_only: bool = False) -> list[ToolCall]:
         """The assembled calls in index order (missing ids get ``prefix``-based ones); with
         ``complete_only``, not one cut off by an early end of the stream."""
-        whole = {id(call) for call in (self.complete() if complete_only else self._calls.values())}
         result = []
         for index in sorted(self._calls):
             call = self._calls[index]
-            if id(call) not in whole:
+            if complete_only and not self._whole(index):
                 continue
             if not call.id:
                 call.id = f"{prefix}-{index}"

@@ -342,15 +342,7 @@ class TurnTaker(Stage):
         self._early = None
         if not self.options.preemptive.enabled or self._overlap is not None or self._bot_busy():
             return
-        probability = await self._turn_probability(self.clock.now())
-        decision = decide(probability, self._cues(), self.options.endpointing)
-        self._early = _Pending(
-            speech_end=frame.pts,
-            probability=probability,
-            decision=decision,
-            deadline=frame.pts + decision.delay,
-            speculate_at=frame.pts,
-        )
+        self._early = await self._judge(frame.pts, speculate_at=frame.pts)
 
     def _on_speech_resumed(self) -> None:
         """Speech after a pause: a reply prepared in it stands while the words stay the same (a
@@ -389,23 +381,28 @@ class TurnTaker(Stage):
         barge_in = overlap is not None and overlap.interrupted
         if barge_in:
             self._overlap = None
-        probability = await self._turn_probability(self.clock.now())
-        cue = self._cues()
-        decision = decide(probability, cue, self.options.endpointing)
-        pending = _Pending(
-            speech_end=frame.pts,
-            probability=probability,
-            decision=decision,
-            deadline=frame.pts + decision.delay,
-            speculate_at=frame.pts + self.options.preemptive.speculate_after,
-            barge_in=barge_in,
-        )
+        speculate_at = frame.pts + self.options.preemptive.speculate_after
+        pending = await self._judge(frame.pts, speculate_at=speculate_at)
+        pending.barge_in = barge_in
         if barge_in and not self._has_words():
             pending.deadline = frame.pts + self.options.interruption.false_interruption_timeout
         self._keep_early(pending)
         self._pending = pending
-        self._schedule_backchannel(frame.pts, decision)
-        log.debug("speech end %.2f: p=%s cue=%s -> %s", frame.pts, probability, cue.reason, decision)
+        self._schedule_backchannel(frame.pts, pending.decision)
+        log.debug("speech end %.2f: p=%s -> %s", frame.pts, pending.probability, pending.decision)
+
+    async def _judge(self, speech_end: float, *, speculate_at: float) -> _Pending:
+        """The turn as it stands at a silence after ``speech_end``: audio model and transcript
+        cues decide how long to wait before taking it."""
+        probability = await self._turn_probability(self.clock.now())
+        decision = decide(probability, self._cues(), self.options.endpointing)
+        return _Pending(
+            speech_end=speech_end,
+            probability=probability,
+            decision=decision,
+            deadline=speech_end + decision.delay,
+            speculate_at=speculate_at,
+        )
 
     # --- transcripts -----------------------------------------------------------------------
 
