@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -34,20 +35,52 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 
 
 class StreamResampler:
-    """Chunk-by-chunk mono int16 resampling that keeps filter state between chunks."""
+    """Chunk-by-chunk mono int16 resampling with a fixed, small delay (``LOOKAHEAD``).
+
+    soxr's own stream resampler works in blocks: fed 20 ms frames it returns nothing for several
+    of them and then about 100 ms at once, so the audio behind it arrived up to 0.2 s late (phone
+    audio at 8 kHz reached the recognizer late and in bursts). Here each chunk is resampled
+    together with the input just before it (``HISTORY``, covering the filter's start-up) and the
+    output is cut where the next chunk cannot change it any more: everything up to ``LOOKAHEAD``
+    before the input's end. ``last=True`` flushes the rest.
+    """
+
+    HISTORY = 0.02
+    """Seconds of earlier input resampled again in front of each chunk."""
+    LOOKAHEAD = 0.01
+    """Seconds of the newest input whose output waits for the next chunk (the filter reads
+    ahead); the delay this resampler adds."""
 
     def __init__(self, from_rate: int, to_rate: int) -> None:
         self.from_rate, self.to_rate = from_rate, to_rate
-        self._stream = (
-            None if from_rate == to_rate else soxr.ResampleStream(from_rate, to_rate, 1, dtype="int16")
-        )
+        common = math.gcd(from_rate, to_rate)
+        self._up, self._down = to_rate // common, from_rate // common
+        self._input = np.zeros(0, np.int16)
+        self._input_start = 0
+        """Index of ``_input[0]`` in the whole input (a multiple of ``_down``: output-aligned)."""
+        self._emitted = 0
+        """Output samples emitted so far."""
 
     def __call__(self, pcm: bytes, last: bool = False) -> bytes:
-        """Resample a chunk of s16le mono PCM."""
-        if self._stream is None:
+        """Resample a chunk of s16le mono PCM (``last``: the stream ends, flush everything)."""
+        if self.from_rate == self.to_rate:
             return pcm
-        out = self._stream.resample_chunk(np.frombuffer(pcm, dtype="<i2"), last=last)
-        return np.asarray(out, dtype="<i2").tobytes()
+        self._input = np.concatenate([self._input, np.frombuffer(pcm, dtype="<i2")])
+        input_end = self._input_start + len(self._input)
+        ready = input_end if last else input_end - round(self.LOOKAHEAD * self.from_rate)
+        until = ready * self._up // self._down  # output samples whose input is all here
+        if until <= self._emitted or not len(self._input):
+            return b""
+        out = resample(self._input, self.from_rate, self.to_rate)
+        first = self._input_start * self._up // self._down
+        chunk = out[self._emitted - first : until - first]
+        self._emitted += len(chunk)
+        # keep the input the next output needs, plus the history, from an output-aligned index
+        needed = self._emitted * self._down // self._up - round(self.HISTORY * self.from_rate)
+        keep_from = max(self._input_start, needed - needed % self._down)
+        self._input = self._input[keep_from - self._input_start :]
+        self._input_start = keep_from
+        return chunk.astype("<i2").tobytes()
 
 
 def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
