@@ -263,6 +263,10 @@ class TurnTaker(Stage):
             self._bot_response = frame.response_id
             if not frame.response_id.startswith(BACKCHANNEL_PREFIX):
                 self._reply_in_flight = False
+                if self._speaking and self._overlap is None and self.options.interruption.enabled:
+                    # the caller spoke again after the turn was taken (the VAD reports speech
+                    # late): the reply starts over them and is judged like speech over the bot
+                    self._overlap = _Overlap(start=frame.pts, response_id=frame.response_id)
         elif isinstance(frame, BotSpeechEnded):
             self._last_heard[frame.response_id] = frame.heard_text
             if self._bot_response == frame.response_id:

@@ -259,6 +259,24 @@ async def test_speaking_again_before_the_reply_plays_makes_it_stale() -> None:
     assert result.interrupts[0].pts == pytest.approx(3.0)
 
 
+async def test_a_reply_that_starts_while_the_caller_speaks_again_is_paused_and_interrupted() -> None:
+    # the VAD reports the caller's new speech (2.0) only after the turn was taken: the reply starts
+    # over the caller, who must not have to out-talk it
+    spans = [(0.5, 1.5), (2.0, 3.5)]
+    frames = timeline(
+        caller_frames(5.0, spans),
+        vad(spans),
+        [partial(1.4, "Eight of spades"), final(1.8, "Eight of spades.")],
+        [partial(2.8, "four of clubs")],
+    )
+    turn = taker(TurnOptions())
+    result = await run_stages([turn], frames, actions=bot_speaks(at=2.3))
+    assert ends(result.frames)[0].text.startswith("Eight of spades")
+    assert turn.stats["paused"] == 1  # at the first caller frame after the reply started
+    assert [i.reason for i in result.interrupts] == ["barge-in"]
+    assert result.interrupts[0].pts == pytest.approx(2.8)
+
+
 async def test_our_backchannel_yields_to_the_caller() -> None:
     def backchannel_plays(ctx: SessionContext) -> None:
         ctx.broadcast(BotSpeechStarted(pts=1.0, response_id="backchannel-0"))
