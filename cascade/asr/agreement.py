@@ -181,6 +181,22 @@ def context_end(words: Sequence[Word], again: Sequence[Word], boundary: float) -
     return best_split
 
 
+def after_context(words: Sequence[Word], again: Sequence[Word], start: float) -> list[Word]:
+    """The words of a hypothesis that belong to a segment whose own audio starts at ``start``,
+    decoded with the audio of the known words ``again`` in front of it.
+
+    Split where the words say ``again`` once more (:func:`context_end`); words after the split
+    that still end before ``start`` are context too: a decode that garbled the context (copying
+    its prompt, squeezed in time) says it again after the garble, and the alignment then finds
+    its end too early.
+    """
+    rest = words[context_end(words, again, start) :]
+    before = 0
+    while before < len(rest) and rest[before].end < start:
+        before += 1
+    return list(rest[before:])
+
+
 _UNPLACED = 0.01
 """A word this short was not found in the audio by the word alignment."""
 

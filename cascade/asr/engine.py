@@ -35,6 +35,9 @@ log = logging.getLogger("cascade.asr")
 
 SAMPLE_RATE = 16000
 """Whisper's input rate."""
+_LOOP_UNHEARD = 1.0
+"""A short-window decode that looped is redone at 30 s when, without its loop, its words end
+this long before its audio does (the loop took the place of the last words)."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,8 @@ class WhisperEngine:
         sees the window :attr:`WhisperOptions.min_window` asks for, or 30 s with ``full_window``
         (faster-whisper's own decode). A short-window decode that looks like a repetition loop
         keeps its words without the repeated phrase (:func:`~cascade.asr.agreement.drop_loops`)
-        when that removes the loop, and is redone with 30 s otherwise.
+        when that removes the loop and the words still reach the audio's end, and is redone with
+        30 s otherwise.
         """
         samples = check_audio(audio)
         loaded = self.loaded
@@ -154,7 +158,9 @@ class WhisperEngine:
                 hypothesis = self._hypothesis(segments, language, offset, seconds, 0.0)
                 if frames < FULL_FRAMES and looks_looped(" ".join(s.text for s in segments), seconds):
                     words = tuple(drop_loops(hypothesis.words))
-                    if looks_looped(" ".join(w.text for w in words), seconds):
+                    # the loop may have taken the place of the audio's last words
+                    unheard = offset + seconds - (words[-1].end if words else offset)
+                    if unheard > _LOOP_UNHEARD or looks_looped(" ".join(w.text for w in words), seconds):
                         log.debug("short-window decode looped; decoding again with 30 s")
                         segments, language = self._run(samples, prompt, FULL_FRAMES, single)
                         hypothesis = self._hypothesis(segments, language, offset, seconds, 0.0)

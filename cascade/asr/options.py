@@ -81,13 +81,17 @@ class StreamingOptions(BaseModel):
     """Final transcripts of speech that ended at most this long before a segment starts are
     given to the decoder as the text preceding it, so a sentence the VAD cut at a pause is
     recognized as one text (0: every segment is decoded on its own)."""
-    audio_context: float = Field(3.0, ge=0.0, le=10.0)
-    """Audio of the previous segment's last words, up to this long, decoded again in front of a
+    audio_context: float = Field(8.0, ge=0.0, le=10.0)
+    """Audio of the previous segments' last words, up to this long, decoded again in front of a
     segment that starts within ``context`` of it: the VAD cuts sentences at short pauses, and a
     phrase decoded without the sound before it loses or mishears its first words ("two to lock"
     heard as "do to lock"). Words of that audio (before the pause between the segments) are
     dropped from the segment's transcripts; the text before it is the decoder's prompt
-    (0: each segment's audio starts at its own speech)."""
+    (0: each segment's audio starts at its own speech). The longer the context, the closer a
+    segment's decode comes to decoding the whole recording at once: on the development set,
+    3 s left tiny.en's streaming WER 2.3 points above offline and base's 4.6, 8 s 0.9 and 2.3;
+    with ``WhisperOptions.min_window`` at 10 s the encoder costs the same, the decoder a little
+    more (speech end to final p95 0.24 -> 0.31 s with tiny.en)."""
     speech_threshold: float = Field(0.35, gt=0.0, lt=1.0)
     """Silero speech probability at or above which the recognizer itself counts a 32 ms window as
     speech (the VAD's default silence threshold). It only schedules decodes -- partials start

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 
 import anyio
 
-from cascade.asr.agreement import LocalAgreement, context_end, drop_loops, join
+from cascade.asr.agreement import LocalAgreement, after_context, drop_loops, join
 from cascade.asr.engine import Hypothesis, WhisperEngine
 from cascade.asr.options import StreamingOptions, WhisperOptions
 from cascade.asr.timeline import AudioTimeline
@@ -125,7 +125,7 @@ class _Segment:
         segment (decoded as context)."""
         words = drop_loops(hypothesis.words)
         if self.again and self.window_start <= self.again[0].start:  # not trimmed off since
-            words = words[context_end(words, self.again, self.start) :]
+            words = after_context(words, self.again, self.start)
         return replace(hypothesis, words=tuple(words))
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from cascade.asr.agreement import LocalAgreement, context_end, drop_loops, drop_unplaced_tail, join, normalize
+from cascade.asr.agreement import (
+    LocalAgreement,
+    after_context,
+    context_end,
+    drop_loops,
+    drop_unplaced_tail,
+    join,
+    normalize,
+)
 from cascade.frames import Word
 
 
@@ -151,3 +159,39 @@ def test_words_a_decode_could_not_place_at_its_end_are_dropped() -> None:
     assert drop_unplaced_tail([*heard[:3], cut]) == [*heard[:3], cut]
     inside = [Word(text="To", start=7.1, end=7.1), *words("eject the user", start=7.1)]
     assert drop_unplaced_tail(inside) == inside
+
+
+def test_context_garbled_and_said_again_is_not_the_segments_words() -> None:
+    # a real tiny.en decode of the context (ends 10.98) and of the first 0.7 s of a new
+    # segment (from 11.04): it garbled the context, copied its text at one instant, then said
+    # the context again ("reading" for "greeting"); none of it is the segment's
+    def timed(spec: str) -> list[Word]:
+        out = []
+        for item in spec.split():
+            text, _, span = item.partition("@")
+            start, _, end = span.partition("-")
+            out.append(Word(text=text, start=float(start), end=float(end)))
+        return out
+
+    again = timed(
+        "Press@3.28-3.60 2@3.60-4.02 to@4.02-4.28 record@4.28-4.50 your@4.50-4.84 busy@4.88-5.06 "
+        "message.@5.06-5.56 Press@6.50-6.50 3@6.50-6.94 to@6.94-7.20 record@7.20-7.36 your@7.36-7.64 "
+        "name.@7.64-8.00 Press@8.50-8.82 4@8.82-9.24 to@9.24-9.52 record@9.52-9.74 your@9.74-10.34 "
+        "temporary@10.08-10.44 greeting.@10.44-10.98"
+    )
+    garbled = timed(
+        "Press@3.18-3.34 3@3.34-5.04 to@5.04-5.12 record@5.12-5.12 your@5.12-5.12 name.@5.12-5.52 "
+        "Press@5.52-5.52 4@5.52-5.52 to@5.52-5.52 record@5.52-5.52 your@5.52-5.52 "
+        "temporary@5.52-5.52 greeting.@5.52-5.52 Press@5.52-5.52 3.@5.52-5.86 Press@6.08-6.54 "
+        "3@6.54-6.76 to@6.76-7.08 record@7.08-7.36 your@7.36-8.22 name.@8.22-8.22 Press@8.56-8.80 "
+        "4@8.80-9.24 to@9.24-9.50 record@9.50-9.74 your@9.74-10.38 temporary@10.38-10.38 "
+        "reading.@10.38-11.00"
+    )
+    assert context_end(garbled, again, 11.04) < len(garbled)  # the alignment alone keeps some
+    assert after_context(garbled, again, 11.04) == []
+    assert (
+        join(after_context([*garbled, *timed("Press@11.30-11.60 5@11.60-11.90")], again, 11.04)) == "Press 5"
+    )
+    # a segment word whose time Whisper puts a little early still counts (the pre-roll is slack)
+    early = [*again, *timed("or@10.90-11.10 5@11.10-11.40")]
+    assert join(after_context(early, again, 11.04)) == "or 5"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -85,3 +86,43 @@ def test_trailing_silence_adds_no_words(tiny_engine: WhisperEngine) -> None:
     audio = load_audio(speech(SHORT), 16000)
     padded = np.concatenate([audio, np.zeros(16000 * 3, np.int16)])
     assert tiny_engine.transcribe(padded).text == tiny_engine.transcribe(audio).text
+
+
+def _segment(text: str, start: float, end: float) -> SimpleNamespace:
+    """A faster-whisper segment whose words share ``start`` .. ``end`` evenly."""
+    tokens = text.split()
+    step = (end - start) / len(tokens)
+    words = [
+        SimpleNamespace(word=" " + w, start=start + i * step, end=start + (i + 1) * step, probability=0.9)
+        for i, w in enumerate(tokens)
+    ]
+    return SimpleNamespace(text=text, words=words, avg_logprob=-0.2, tokens=[0] * len(words))
+
+
+PHRASE = "press five to change your password"
+
+
+@pytest.mark.parametrize(
+    ("looped", "redone"),
+    [
+        # the loop follows the audio's last words, squeezed at its end: dropped, nothing redone
+        ([_segment(PHRASE, 0.0, 4.6), _segment(" ".join([PHRASE] * 5), 4.6, 5.0)], False),
+        # the loop took the place of the audio's last 3 s: decoded again with 30 s
+        ([_segment(" ".join([PHRASE] * 6), 0.0, 2.0)], True),
+    ],
+)
+def test_a_looped_short_window_decode_is_redone_when_its_loop_hid_the_end(
+    tiny_engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch, looped: list[Any], redone: bool
+) -> None:
+    windows: list[int] = []
+
+    def scripted_run(samples: Any, prompt: Any, frames: int, single: bool) -> tuple[list[Any], str]:
+        windows.append(frames)
+        if frames == FULL_FRAMES:
+            return [_segment(PHRASE + " press star to return", 0.0, 5.0)], "en"
+        return looped, "en"
+
+    monkeypatch.setattr(tiny_engine, "_run", scripted_run)
+    result = tiny_engine.transcribe(np.zeros(16000 * 5, np.int16))
+    assert windows == ([frames_for(5.0, 10.0), FULL_FRAMES] if redone else [frames_for(5.0, 10.0)])
+    assert result.text == (PHRASE + " press star to return" if redone else PHRASE)
