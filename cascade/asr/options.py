@@ -39,7 +39,8 @@ class WhisperOptions(BaseModel):
     machine the LLM server's busy worker threads share the cores, and a decode split over two
     threads then waits on the slower one at every decoder step (a 0.15 s tiny.en decode took
     2.5 s while the CPU vLLM answered); on 2 cores two threads were not faster even when idle.
-    Raise it on a machine with cores to spare."""
+    Raise it on a machine with cores to spare. Loading the model also caps numpy's BLAS threads
+    in the process at this number (:func:`~cascade.asr.engine.limit_blas_threads`)."""
     max_concurrent: int = Field(1, ge=1, le=64)
     """Decodes allowed at once on one loaded model, across every session of the process."""
     download_root: str | None = None

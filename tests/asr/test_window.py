@@ -116,13 +116,35 @@ def test_a_looped_short_window_decode_is_redone_when_its_loop_hid_the_end(
 ) -> None:
     windows: list[int] = []
 
-    def scripted_run(samples: Any, prompt: Any, frames: int, single: bool) -> tuple[list[Any], str]:
+    def scripted_run(samples: Any, prompt: Any, frames: int, single: bool) -> tuple[list[Any], str, bool]:
         windows.append(frames)
         if frames == FULL_FRAMES:
-            return [_segment(PHRASE + " press star to return", 0.0, 5.0)], "en"
-        return looped, "en"
+            return [_segment(PHRASE + " press star to return", 0.0, 5.0)], "en", False
+        return looped, "en", False
 
     monkeypatch.setattr(tiny_engine, "_run", scripted_run)
     result = tiny_engine.transcribe(np.zeros(16000 * 5, np.int16))
     assert windows == ([frames_for(5.0, 10.0), FULL_FRAMES] if redone else [frames_for(5.0, 10.0)])
     assert result.text == (PHRASE + " press star to return" if redone else PHRASE)
+
+
+@pytest.mark.parametrize("cut", [True, False])
+def test_a_decode_whose_text_ended_early_has_the_rest_decoded(
+    tiny_engine: WhisperEngine, monkeypatch: pytest.MonkeyPatch, cut: bool
+) -> None:
+    calls: list[tuple[float, str | None]] = []
+
+    def scripted_run(samples: Any, prompt: Any, frames: int, single: bool) -> tuple[list[Any], str, bool]:
+        calls.append((len(samples) / 16000, prompt))
+        if len(calls) == 1:  # Whisper ended its text at 2 s; faster-whisper wanted a next window
+            return [_segment("press four to record", 0.0, 2.0)], "en", cut
+        return [_segment("press five to change", 0.5, 2.5)], "en", False
+
+    monkeypatch.setattr(tiny_engine, "_run", scripted_run)
+    result = tiny_engine.transcribe(np.zeros(16000 * 5, np.int16), offset=10.0, prompt="press three")
+    if not cut:  # the text ended where the speech did: nothing more to decode
+        assert result.text == "press four to record" and len(calls) == 1
+        return
+    assert result.text == "press four to record press five to change"
+    assert calls[1] == (pytest.approx(3.0), "press three press four to record")
+    assert result.words[4].start == pytest.approx(12.5) and result.audio_end == pytest.approx(15.0)
