@@ -156,7 +156,8 @@ class WhisperEngine:
         (faster-whisper's own decode). A short-window decode that looks like a repetition loop
         keeps its words without the repeated phrase (:func:`~cascade.asr.agreement.drop_loops`)
         when that removes the loop and the words still reach the audio's end, and is redone with
-        30 s otherwise.
+        30 s otherwise. A decode whose text ends more than a second before its audio, where
+        faster-whisper would go on in a next window, has the rest decoded after it.
         """
         samples = check_audio(audio)
         loaded = self.loaded

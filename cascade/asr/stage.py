@@ -29,10 +29,11 @@ audio apart, each of at least ``min_commit_audio``, agree on are committed
 (:mod:`cascade.asr.agreement`); past ``trim_after`` seconds committed audio is cut off the front
 so only the tail is re-decoded, with the committed text as prompt. The finals of segments that
 ended shortly before (``StreamingOptions.context``) precede that prompt, so a sentence the VAD
-cut at its pauses is still decoded as one text; the audio of the previous segment's last words
+cut at its pauses is still decoded as one text; the audio of the previous segments' last words
 (``StreamingOptions.audio_context``) is decoded again in front of the segment, so its first
 words are heard in context, and the hypothesis words that say those words again are found by
-aligning them with the previous final (text, then time) and dropped. A phrase Whisper says twice
+aligning them with the previous finals (text, then time) and dropped, as are words that end
+before the segment's audio starts. A phrase Whisper says twice
 in a row (a decoding loop) is kept once; words copying the previous final's last words are
 dropped. Final words starting after the VAD's speech end (Whisper's "Thank you." in trailing
 silence) are dropped.
@@ -272,7 +273,7 @@ class WhisperASR(Stage):
         return speaking and now - segment.decoded_until >= opts.partial_interval
 
     def _prepare(self, segment: _Segment) -> None:
-        """Start the segment's window at the previous segment's last words, if they are recent.
+        """Start the segment's window at the previous segments' last words, if they are recent.
 
         Only words of at most ``audio_context`` before the segment are decoded again, from a
         little before the first of them (Whisper's word starts are a little late); their

@@ -17,7 +17,8 @@ One window per decode: when the model's text ends before the audio does, faster-
 the rest (usually a few tenths of a second of trailing silence, where Whisper invents "Thank
 you.") as a further window. When the whole audio fits in the first window the model has already
 seen all of it, so a second encode raises :class:`WindowDone` and the decode keeps what the first
-window produced.
+window produced (the engine decodes the rest itself when the text ended more than a second
+before the audio: Whisper sometimes closes its text early, mid-speech).
 
 :func:`window_frames` (a context manager) sets the window for decodes on the current thread;
 :func:`install` makes a loaded ``WhisperModel`` honour it.
