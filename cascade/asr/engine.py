@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import numpy as np
 
-from cascade.asr.agreement import drop_loops, drop_unplaced_tail
+from cascade.asr.agreement import drop_loops, drop_unplaced_tail, join
 from cascade.asr.models import LoadedModel, WhisperModelError, load_model
 from cascade.asr.options import WhisperOptions
 from cascade.asr.window import (
@@ -176,8 +176,8 @@ class WhisperEngine:
                 if frames < FULL_FRAMES and looks_looped(" ".join(s.text for s in segments), seconds):
                     words = tuple(drop_loops(hypothesis.words))
                     # the loop may have taken the place of the audio's last words
-                    unheard = offset + seconds - (words[-1].end if words else offset)
-                    if unheard > _UNHEARD or looks_looped(" ".join(w.text for w in words), seconds):
+                    heard = words[-1].end if words else offset
+                    if hypothesis.audio_end - heard > _UNHEARD or looks_looped(join(words), seconds):
                         log.debug("short-window decode looped; decoding again with 30 s")
                         segments, language, _ = self._run(samples, prompt, FULL_FRAMES, single)
                         hypothesis = self._hypothesis(segments, language, offset, seconds, 0.0)
