@@ -4,9 +4,12 @@
     python benchmarks/turns.py --endpointing /tmp/turns/endpointing.jsonl --bargein /tmp/turns/bargein.jsonl
 
 Each recording runs through the real Silero VAD, a segment-level Whisper recognizer (tiny.en,
-described below) and the :class:`~cascade.turn.TurnTaker` with the real Smart Turn model, in
+described below) and the :class:`~cascade.turn.TurnTaker` with the real Smart Turn and text models, in
 virtual time (deterministic; model compute does not advance the clock -- its measured cost is
 reported separately).
+
+Variants: ``ours`` (Smart Turn + the text model on final transcripts + cues), without the text
+model, without cues (nor text model), without Smart Turn (text model and cues only).
 
 Endpointing (``{"wav", "text", "pauses": [[s, e], ...], "end_of_speech"}``):
 false cut-in rate (the turn taken before the caller's real end, i.e. inside a pause), end-of-turn
@@ -68,6 +71,7 @@ from cascade.transports.playout import PlayoutSink
 from cascade.turn import TurnOptions, TurnTaker
 from cascade.turn.options import EndpointingOptions, InterruptionOptions
 from cascade.turn.smart_turn import SmartTurnDetector
+from cascade.turn.text_turn import TextTurnDetector
 from cascade.turn.vad import SileroVAD, VADOptions
 
 RATE = 16000
@@ -243,18 +247,18 @@ def audio_frames(audio: np.ndarray, offset: float = 0.0) -> list[Frame]:
 
 
 class TimedModel:
-    """Smart Turn with its compute time recorded."""
+    """An end-of-turn model (Smart Turn on audio, the text model on transcripts), timed."""
 
-    def __init__(self, detector: SmartTurnDetector) -> None:
+    def __init__(self, detector: SmartTurnDetector | TextTurnDetector) -> None:
         self.detector = detector
         self.seconds: list[float] = []
 
     def load(self) -> None:
         self.detector.load()
 
-    def __call__(self, audio: np.ndarray) -> float:
+    def __call__(self, *data: Any) -> float | None:
         began = time.perf_counter()
-        p = self.detector.probability(audio)
+        p = self.detector(*data)
         self.seconds.append(time.perf_counter() - began)
         return p
 
@@ -313,13 +317,13 @@ class EndpointRun:
 async def run_endpointing_item(
     item: dict[str, Any],
     whisper: Whisper,
-    model: TimedModel | None,
+    models: tuple[TimedModel | None, TimedModel | None],
     options: TurnOptions,
     args: argparse.Namespace,
 ) -> EndpointRun:
     audio = load_audio(item["path"], RATE)
     recognizer = SegmentRecognizer(whisper, audio_key(audio), audio, args.partial_every, args.final_latency)
-    turn = TurnTaker(options, model=model, offload=False)
+    turn = TurnTaker(options, model=models[0], text_model=models[1], offload=False)
     watch = HoldWatch()
     result = await run_stages(
         [SileroVAD(VADOptions(min_silence=args.vad_silence)), recognizer, turn, watch],
@@ -364,17 +368,18 @@ def score_endpointing(
 
 
 async def bench_endpointing(
-    path: Path, args: argparse.Namespace, whisper: Whisper, detector: TimedModel
+    path: Path, args: argparse.Namespace, whisper: Whisper, detector: TimedModel, reader: TimedModel
 ) -> dict[str, Any]:
     items = load_manifest(path, args.limit)
     with_pauses = sum(1 for i in items if i["pauses"])
-    variants: dict[str, tuple[TimedModel | None, TurnOptions]] = {
-        "ours": (detector, TurnOptions()),
+    variants: dict[str, tuple[tuple[TimedModel | None, TimedModel | None], TurnOptions]] = {
+        "ours": ((detector, reader), TurnOptions()),
+        "ours_without_text_model": ((detector, None), TurnOptions()),
         "ours_no_transcript_cues": (
-            detector,
+            (detector, None),
             TurnOptions(endpointing=EndpointingOptions(use_transcript_cues=False)),
         ),
-        "ours_without_smart_turn": (None, TurnOptions()),
+        "ours_without_smart_turn": ((None, reader), TurnOptions()),
     }
     results: dict[str, list[tuple[dict[str, Any], float | None]]] = {name: [] for name in variants}
     baselines: dict[str, list[tuple[dict[str, Any], float | None]]] = {
@@ -390,8 +395,8 @@ async def bench_endpointing(
             "end_of_speech": item["end_of_speech"],
             "pauses": item["pauses"],
         }
-        for name, (model, options) in variants.items():
-            run = await run_endpointing_item(item, whisper, model, options, args)
+        for name, (models, options) in variants.items():
+            run = await run_endpointing_item(item, whisper, models, options, args)
             results[name].append((item, run.decided))
             row[name] = None if run.decided is None else round(run.decided, 3)
             events = run.vad_events
@@ -441,7 +446,7 @@ def bot_reply_frames() -> list[Frame]:
 async def run_bargein_item(
     item: dict[str, Any],
     whisper: Whisper,
-    model: TimedModel,
+    models: tuple[TimedModel, TimedModel],
     args: argparse.Namespace,
     options: TurnOptions | None = None,
 ) -> dict[str, Any]:
@@ -450,7 +455,7 @@ async def run_bargein_item(
     audio = np.concatenate([np.zeros(round(offset * RATE), np.int16), clip])
     speech_start = offset + float(item["speech_start"])
     recognizer = SegmentRecognizer(whisper, audio_key(audio), audio, args.partial_every, args.final_latency)
-    turn = TurnTaker(options or TurnOptions(), model=model, offload=False)
+    turn = TurnTaker(options or TurnOptions(), model=models[0], text_model=models[1], offload=False)
     sink = TickSink()
     frames = sorted([*bot_reply_frames(), *audio_frames(audio)], key=lambda f: f.pts)
     stages = [
@@ -508,12 +513,12 @@ def score_bargein(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 async def bench_bargein(
-    path: Path, args: argparse.Namespace, whisper: Whisper, detector: TimedModel
+    path: Path, args: argparse.Namespace, whisper: Whisper, models: tuple[TimedModel, TimedModel]
 ) -> dict[str, Any]:
     items = load_manifest(path, args.limit)
-    rows = [await run_bargein_item(item, whisper, detector, args) for item in items]
+    rows = [await run_bargein_item(item, whisper, models, args) for item in items]
     no_pause = TurnOptions(interruption=InterruptionOptions(pause_on_speech=False))
-    rows_no_pause = [await run_bargein_item(item, whisper, detector, args, no_pause) for item in items]
+    rows_no_pause = [await run_bargein_item(item, whisper, models, args, no_pause) for item in items]
     report: dict[str, Any] = {
         "manifest": str(path),
         "items": len(rows),
@@ -525,7 +530,7 @@ async def bench_bargein(
         sweep = {}
         for value in args.interruption_sweep:
             options = TurnOptions(interruption=InterruptionOptions(min_duration=value, pause_on_speech=False))
-            swept = [await run_bargein_item(item, whisper, detector, args, options) for item in items]
+            swept = [await run_bargein_item(item, whisper, models, args, options) for item in items]
             sweep[f"min_duration={value}"] = score_bargein(swept, "cancelled_at")
         report["ours_without_pause_min_duration_sweep"] = sweep
     if args.per_item:
@@ -540,6 +545,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     whisper = Whisper(args.asr_cache)
     detector = TimedModel(SmartTurnDetector())
     detector.load()
+    reader = TimedModel(TextTurnDetector())
+    reader.load()
     report: dict[str, Any] = {
         "benchmark": "turns",
         "machine": machine(),
@@ -548,19 +555,23 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             "asr": f"Whisper tiny.en int8 per VAD segment, partial every {args.partial_every}s, "
             f"final {args.final_latency}s after the VAD stop",
             "end_of_turn_model": "Smart Turn v3.2 ONNX (cpu int8)",
+            "text_end_of_turn_model": "SmolLM2-135M-Instruct, CTranslate2 int8 (final transcripts)",
             "turn_options": TurnOptions().model_dump(mode="json"),
         },
     }
     began = time.perf_counter()
     if args.endpointing:
-        report["endpointing"] = await bench_endpointing(args.endpointing, args, whisper, detector)
+        report["endpointing"] = await bench_endpointing(args.endpointing, args, whisper, detector, reader)
     if args.bargein:
-        report["bargein"] = await bench_bargein(args.bargein, args, whisper, detector)
+        report["bargein"] = await bench_bargein(args.bargein, args, whisper, (detector, reader))
     whisper.save()
     report["compute"] = {
         "smart_turn_ms_p50": pct([s * 1000 for s in detector.seconds], 50),
         "smart_turn_ms_p95": pct([s * 1000 for s in detector.seconds], 95),
         "smart_turn_calls": len(detector.seconds),
+        "text_model_ms_p50": pct([s * 1000 for s in reader.seconds], 50),
+        "text_model_ms_p95": pct([s * 1000 for s in reader.seconds], 95),
+        "text_model_calls": len(reader.seconds),
         "whisper_decode_ms_p50": pct([s * 1000 for s in whisper.seconds], 50),
         "wall_seconds": round(time.perf_counter() - began, 1),
     }

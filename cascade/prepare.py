@@ -12,6 +12,7 @@ import time
 
 PREPARERS: list[str] = [
     "cascade.turn.smart_turn:prepare_smart_turn",
+    "cascade.turn.text_turn:prepare_text_turn",
     "cascade.llm.prepare:prepare",
     "cascade.asr.models:prepare",
 ]

@@ -124,6 +124,12 @@ class VoiceAgent:
             detector = SmartTurnDetector()
             detector.load()
             self._shared["smart_turn"] = detector
+        if "text_turn" not in self._shared:
+            from cascade.turn.text_turn import TextTurnDetector
+
+            reader = TextTurnDetector()
+            reader.load()
+            self._shared["text_turn"] = reader
         if cfg.tts.engine == "hibari" and "tts" not in self._shared:
             tts = HibariEngine(cfg.tts.voice or "heart")
             tts.load()  # the stage warms it up once, at its first session's start
@@ -171,7 +177,11 @@ class VoiceAgent:
             SileroVAD(cfg.vad),
             WhisperASR(cfg.asr, streaming=cfg.streaming, engine=self._shared.get("asr")),
         ]
-        turn = TurnTaker(cfg.turn, model=self._shared.get("smart_turn", "smart-turn"))
+        turn = TurnTaker(
+            cfg.turn,
+            model=self._shared.get("smart_turn", "smart-turn"),
+            text_model=self._shared.get("text_turn", "smollm2-135m"),
+        )
         stages.append(turn)
         if keypad:
             from cascade.agent.phone import KeypadInput

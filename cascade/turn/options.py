@@ -28,6 +28,16 @@ class EndpointingOptions(_Options):
     """Probability so high that an unfinished-looking transcript is overruled (ASR lags speech)."""
     use_transcript_cues: bool = True
     """Let trailing "and/the", unfinished numbers, emails and spelling hold the turn open."""
+    unfinished_text_probability: float = Field(default=0.003, ge=0.0, le=1.0)
+    """Text model probability (that the final transcript ends the caller's message) below which
+    the words are clearly unfinished: the turn waits ``max_delay`` whatever the audio model says.
+    The default SmolLM2 gives finished sentences 0.01-0.8, cut ones 0.00001-0.003."""
+    doubtful_text_probability: float = Field(default=0.01, ge=0.0, le=1.0)
+    """Below this (and above ``unfinished_text_probability``) the words may go on: the turn waits
+    ``uncertain_delay`` even when the audio model hears an end."""
+    text_model_min_words: int = Field(default=2, ge=1)
+    """Shorter transcripts are not given to the text model (a small model misreads one-word turns
+    such as "thanks" or "what" as unfinished)."""
     final_transcript_timeout: float = Field(default=2.0, ge=0.0)
     """How long after deciding to wait for the ASR's final text before using the partial (a
     speculative reply stays held meanwhile: a recognizer slowed by a busy CPU must not let a
@@ -41,6 +51,11 @@ class EndpointingOptions(_Options):
             raise ValueError(
                 f"endpointing delays must satisfy min_delay ({self.min_delay}) <= uncertain_delay "
                 f"({self.uncertain_delay}) <= max_delay ({self.max_delay})"
+            )
+        if self.unfinished_text_probability > self.doubtful_text_probability:
+            raise ValueError(
+                f"unfinished_text_probability ({self.unfinished_text_probability}) must not exceed "
+                f"doubtful_text_probability ({self.doubtful_text_probability})"
             )
         return self
 

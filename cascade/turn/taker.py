@@ -5,13 +5,14 @@ Placed after the VAD and the ASR::
     turn = TurnTaker(TurnOptions(...))
     Pipeline([SileroVAD(), WhisperASR(), turn, ChatLLM(...), HibariTTS(), turn.playback_monitor()])
 
-It reads caller audio (a rolling buffer for the Smart Turn model), VAD events and transcripts, and
-follows the bot's playback (``BotSpeechStarted``/``BotSpeechEnded``). Everything it reads is
-forwarded. It emits
+It reads caller audio (a rolling buffer for the Smart Turn model), VAD events and transcripts (each
+final one read by the text end-of-turn model, after the bot's last words), and follows the bot's
+playback (``BotSpeechStarted``/``BotSpeechEnded``). Everything it reads is forwarded. It emits
 
 * ``EndOfTurn(text=<the turn's transcript>)`` when the caller is done: after a short silence when
-  audio model and transcript agree the turn is complete, after a long one while the caller is
-  mid-sentence or dictating, never later than ``max_delay`` (see :mod:`cascade.turn.endpoint`);
+  audio model, text model and transcript cues agree the turn is complete, after a long one while
+  the caller is mid-sentence or dictating, never later than ``max_delay`` (see
+  :mod:`cascade.turn.endpoint`);
 * ``EndOfTurn(preemptive=True)`` on the stable partial text as soon as the end is likely -- at
   the first transcript after the VAD's ``SpeechPaused`` (0.06 s of quiet, before the stop is
   confirmed) when Smart Turn already hears a complete turn there; if the caller goes on, or the
@@ -67,6 +68,9 @@ log = logging.getLogger("cascade.turn")
 
 TurnModel = Callable[[np.ndarray], float]
 """An audio end-of-turn model: 16 kHz float audio of the turn so far -> P(turn complete)."""
+TextTurnModel = Callable[[str, str], "float | None"]
+"""A text end-of-turn model: (the turn's transcript, the bot's last words before it) -> P(the
+caller's message ends there)."""
 
 BACKCHANNEL_PREFIX = "backchannel-"
 _SILENCE_DB = -55.0
@@ -129,7 +133,9 @@ class TurnTaker(Stage):
 
     ``model`` is the audio end-of-turn model: ``"smart-turn"`` (default, the prepared Smart Turn
     v3.2), any callable ``(audio_16k_float) -> probability``, or ``None`` for VAD + transcript
-    only. ``offload`` runs the model in a worker thread (keep it off in virtual-time tests).
+    only. ``text_model`` reads the final transcript: ``"smollm2-135m"`` (default, the prepared
+    :class:`~cascade.turn.text_turn.TextTurnDetector`), any callable ``(text) -> probability``,
+    or ``None``. ``offload`` runs the models in a worker thread (keep it off in virtual-time tests).
     """
 
     inputs = (
@@ -150,6 +156,7 @@ class TurnTaker(Stage):
         options: TurnOptions | None = None,
         *,
         model: TurnModel | Literal["smart-turn"] | None = "smart-turn",
+        text_model: TextTurnModel | Literal["smollm2-135m"] | None = "smollm2-135m",
         offload: bool = True,
         playback: PlaybackLog | None = None,
         name: str | None = None,
@@ -162,6 +169,12 @@ class TurnTaker(Stage):
             self.model: TurnModel | None = SmartTurnDetector()
         else:
             self.model = model
+        if text_model == "smollm2-135m":
+            from cascade.turn.text_turn import TextTurnDetector
+
+            self.text_model: TextTurnModel | None = TextTurnDetector()
+        else:
+            self.text_model = text_model
         self.offload = offload
         self.playback = playback or PlaybackLog()
         self._limiter = anyio.CapacityLimiter(1)
@@ -180,6 +193,10 @@ class TurnTaker(Stage):
         self._finals: list[str] = []
         self._partial = ""
         self._final_since_stop = False
+        self._text_verdict: tuple[str, float | None] = ("", None)
+        """The text model's probability for the turn's final text (and that text)."""
+        self._bot_said = ""
+        """What the caller heard of the bot's last reply (the text model's context)."""
         self._segment_heard = False
         """Some transcript of the latest speech segment arrived (the text is worth speculating on)."""
         self._pending: _Pending | None = None
@@ -215,10 +232,12 @@ class TurnTaker(Stage):
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the audio model and start the timer."""
+        """Load the end-of-turn models and start the timer."""
         self._reset_session_state()
-        load = getattr(self.model, "load", None)
-        if callable(load):
+        for model in (self.model, self.text_model):
+            load = getattr(model, "load", None)
+            if not callable(load):
+                continue
             if self.offload:
                 await run_sync_cancellable(load, limiter=self._limiter)
             else:
@@ -269,6 +288,8 @@ class TurnTaker(Stage):
                     self._overlap = _Overlap(start=frame.pts, response_id=frame.response_id)
         elif isinstance(frame, BotSpeechEnded):
             self._last_heard[frame.response_id] = frame.heard_text
+            if not frame.response_id.startswith(BACKCHANNEL_PREFIX) and frame.heard_text.strip():
+                self._bot_said = frame.heard_text
             if self._bot_response == frame.response_id:
                 self._bot_response = None
         self._wake.set()
@@ -371,7 +392,7 @@ class TurnTaker(Stage):
                 self._early = None
                 self._discard_preemptive("caller-continued")
             return
-        early.decision = decide(early.probability, self._cues(), self.options.endpointing)
+        early.decision = self._decide(early.probability)
         if self._may_speculate(early):
             await self._speculate(early)
 
@@ -399,7 +420,7 @@ class TurnTaker(Stage):
         """The turn as it stands at a silence after ``speech_end``: audio model and transcript
         cues decide how long to wait before taking it."""
         probability = await self._turn_probability(self.clock.now())
-        decision = decide(probability, self._cues(), self.options.endpointing)
+        decision = self._decide(probability)
         return _Pending(
             speech_end=speech_end,
             probability=probability,
@@ -409,6 +430,25 @@ class TurnTaker(Stage):
         )
 
     # --- transcripts -----------------------------------------------------------------------
+
+    def _decide(self, probability: float | None) -> EndpointDecision:
+        cue = self._cues()
+        text, text_probability = self._text_verdict
+        final_text = cue.final and text == self._turn_text()
+        return decide(probability, cue, self.options.endpointing, text_probability if final_text else None)
+
+    async def _read_final_text(self) -> None:
+        """The text model's verdict on the turn's transcript, now that a segment is final."""
+        text = self._turn_text()
+        if self.text_model is None or self._text_verdict[0] == text:
+            return
+        p = None
+        if len(words(text)) >= self.options.endpointing.text_model_min_words:
+            if self.offload:
+                p = await run_sync_cancellable(self.text_model, text, self._bot_said, limiter=self._limiter)
+            else:
+                p = self.text_model(text, self._bot_said)
+        self._text_verdict = (text, p)
 
     def _cues(self) -> TranscriptCue:
         # the text is final once the recognizer finalized the latest speech segment
@@ -447,6 +487,7 @@ class TurnTaker(Stage):
             self._finals.append(frame.text)
             self._partial = ""
             self._final_since_stop = not self._speaking
+            await self._read_final_text()
         else:
             self._partial = frame.text
         # (a reply prepared in the current pause is checked against its words instead)
@@ -471,8 +512,7 @@ class TurnTaker(Stage):
 
     def _redecide(self, pending: _Pending) -> None:
         """New transcript while waiting: the cues may shorten or lengthen the wait."""
-        cue = self._cues()
-        pending.decision = decide(pending.probability, cue, self.options.endpointing)
+        pending.decision = self._decide(pending.probability)
         pending.deadline = pending.speech_end + pending.decision.delay
         self._wake.set()
 

@@ -56,3 +56,13 @@ def smart_turn() -> object:
     detector = SmartTurnDetector()
     detector.load()
     return detector
+
+
+@pytest.fixture(scope="session")
+def text_turn() -> object:
+    """The real text end-of-turn model (SmolLM2, prepared into the cache) loaded once."""
+    from cascade.turn.text_turn import TextTurnDetector
+
+    detector = TextTurnDetector()
+    detector.load()
+    return detector

@@ -43,7 +43,7 @@ NO_PAUSE = TurnOptions(interruption=InterruptionOptions(pause_on_speech=False))
 
 
 def taker(options: TurnOptions | None = None) -> TurnTaker:
-    return TurnTaker(options or NO_PAUSE, model=lambda audio: 0.9, offload=False)
+    return TurnTaker(options or NO_PAUSE, model=lambda audio: 0.9, text_model=None, offload=False)
 
 
 def ends(frames: list[Frame]) -> list[EndOfTurn]:

@@ -101,9 +101,32 @@ def test_endpoint_rule_orders_the_waits() -> None:
     assert decide(0.6, trailing, no_cues).delay == no_cues.min_delay
 
 
+def test_the_text_model_reading_of_the_final_text_lengthens_the_wait() -> None:
+    opts = EndpointingOptions()
+    cut = transcript_cues("Your message has been successfully", final=True)
+    assert cut.state != "incomplete"  # no rule-based cue catches it
+    assert decide(0.95, cut, opts).delay == opts.min_delay
+    clearly = decide(0.95, cut, opts, text_probability=1e-4)
+    assert clearly.delay == opts.max_delay and clearly.reason == "text:unfinished"
+    assert not clearly.likely_complete
+    doubtful = decide(0.95, cut, opts, text_probability=0.005)
+    assert doubtful.delay == opts.uncertain_delay and doubtful.likely_complete
+    assert decide(0.95, cut, opts, text_probability=0.2).delay == opts.min_delay
+    assert decide(None, cut, opts, text_probability=1e-4).delay == opts.max_delay
+    # a garbled question the audio model doubts: no short wait for its question mark
+    question = transcript_cues("Could you tell me whether that?", final=True)
+    assert decide(0.3, question, opts).reason == "cue:question"
+    assert decide(0.3, question, opts, text_probability=0.005).reason == "audio:incomplete"
+    # dictation cues still come first
+    phone = transcript_cues("my number is 555", final=True)
+    assert decide(0.99, phone, opts, text_probability=0.5).delay == opts.max_delay
+
+
 def test_options_reject_inconsistent_delays() -> None:
     with pytest.raises(ValueError, match="min_delay"):
         EndpointingOptions(min_delay=2.0, uncertain_delay=1.0)
+    with pytest.raises(ValueError, match="unfinished_text_probability"):
+        EndpointingOptions(unfinished_text_probability=0.1, doubtful_text_probability=0.01)
     with pytest.raises(ValueError):
         TurnOptions(buffer_seconds=2.0)
 

@@ -33,7 +33,7 @@ def scripted(*probabilities: float) -> object:
 
 
 def taker(*probabilities: float, options: TurnOptions | None = None) -> TurnTaker:
-    return TurnTaker(options, model=scripted(*probabilities), offload=False)  # type: ignore[arg-type]
+    return TurnTaker(options, model=scripted(*probabilities), text_model=None, offload=False)  # type: ignore[arg-type]
 
 
 def turns(result_frames: list[Frame]) -> list[EndOfTurn]:
@@ -334,3 +334,91 @@ async def test_a_reply_prepared_in_a_pause_is_discarded_unheard_when_the_caller_
     assert sink.played_at and min(sink.played_at) >= 3.0  # ... never heard
     decided = [t.end_of_turn for t in result.timelines if t.end_of_turn is not None]
     assert decided and min(decided) > 3.0  # the only turn taken is the whole one
+
+
+class ScriptedReader:
+    """A text end-of-turn model with fixed readings (``default`` for any other text); it records
+    what it was asked: ``(text, the bot's last words)``."""
+
+    def __init__(self, readings: dict[str, float], default: float = 0.3) -> None:
+        self.readings, self.default = readings, default
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, text: str, said: str) -> float:
+        self.asked.append((text, said))
+        return self.readings.get(text, self.default)
+
+
+def reading_taker(reader: ScriptedReader, probability: float = 0.95) -> TurnTaker:
+    return TurnTaker(model=lambda audio: probability, text_model=reader, offload=False)
+
+
+async def test_words_the_text_model_reads_as_unfinished_hold_the_turn_through_a_pause() -> None:
+    spans = [(0.5, 1.5), (3.2, 3.8)]  # a 1.7 s pause the audio model hears as an end
+    frames = timeline(
+        caller_frames(7.0, spans),
+        vad(spans),
+        [partial(1.2, "Your message has"), final(1.8, "Your message has been successfully")],
+        [partial(3.7, "forwarded"), final(4.1, "forwarded.")],
+    )
+    reader = ScriptedReader({"Your message has been successfully": 1e-4})
+    result = await run_stages([reading_taker(reader)], frames)
+    # the reply prepared on the partial at the stop is dropped unheard once the final text is read
+    assert [i.reason for i in result.interrupts] == ["preemptive-discarded:text-incomplete"]
+    assert [i.pts for i in result.interrupts] == [pytest.approx(1.8)]
+    eot = turns(result.frames)[-1]
+    assert eot.text == "Your message has been successfully forwarded"
+    assert eot.pts == pytest.approx(4.0, abs=0.03)  # a fast end after the rest
+    # only final texts are read (a partial lags the audio), each once
+    assert [text for text, _ in reader.asked] == [
+        "Your message has been successfully",
+        "Your message has been successfully forwarded.",
+    ]
+
+
+async def test_without_the_text_model_the_same_pause_is_cut_into() -> None:
+    spans = [(0.5, 1.5), (3.2, 3.8)]
+    frames = timeline(
+        caller_frames(7.0, spans),
+        vad(spans),
+        [final(1.8, "Your message has been successfully")],
+        [final(4.1, "forwarded.")],
+    )
+    result = await run_stages([taker(0.95)], frames)
+    assert 1.5 < turns(result.frames)[0].pts < 3.2
+
+
+async def test_doubtful_words_wait_the_uncertain_delay_and_keep_their_prepared_reply() -> None:
+    frames = timeline(
+        caller_frames(4.0, [(0.5, 1.5)]),
+        vad([(0.5, 1.5)]),
+        [final(1.8, "Please enter your conference")],
+    )
+    sink, chain = speaking_chain(reading_taker(ScriptedReader({"Please enter your conference": 0.005})))
+    result = await run_stages(chain, frames)
+    (turn,) = result.timelines
+    assert turn.end_of_turn == pytest.approx(1.5 + EndpointingOptions().uncertain_delay, abs=0.03)
+    assert result.interrupts == [] and sink.played_at  # the prepared reply was kept and played
+
+
+async def test_the_text_model_reads_the_caller_after_the_bots_last_words() -> None:
+    spans = [(0.5, 1.5), (4.5, 5.2)]
+    frames = timeline(
+        caller_frames(8.0, spans),
+        vad(spans),
+        [final(1.8, "I'd like to book a table.")],
+        [final(5.5, "two people")],
+    )
+    reader = ScriptedReader({})
+    sink, chain = speaking_chain(reading_taker(reader))
+    result = await run_stages(chain, frames)
+    assert len(result.timelines) == 2 and sink.played_at
+    assert reader.asked == [("I'd like to book a table.", ""), ("two people", "Sure, one pizza.")]
+
+
+async def test_a_one_word_turn_is_not_given_to_the_text_model() -> None:
+    frames = timeline(caller_frames(3.0, [(0.5, 1.0)]), vad([(0.5, 1.0)]), [final(1.3, "Thanks.")])
+    reader = ScriptedReader({}, default=1e-5)
+    result = await run_stages([reading_taker(reader)], frames)
+    (eot,) = turns(result.frames)
+    assert reader.asked == [] and eot.pts < 1.5

@@ -15,6 +15,7 @@ from cascade.testing.fakes import FakeTTS
 from cascade.testing.sinks import PacedSink
 from cascade.turn import TurnTaker
 from cascade.turn.smart_turn import SmartTurnDetector
+from cascade.turn.text_turn import TextTurnDetector
 from cascade.turn.vad import SileroVAD, VADOptions
 from tests.turn.conftest import ASTERISK, LIBRIVOX, longest_inner_gap, recording
 from tests.turn.helpers import RATE, bot_reply_frames, final, timeline
@@ -72,7 +73,9 @@ def test_smart_turn_on_telephone_prompts(smart_turn: SmartTurnDetector) -> None:
 
 
 @pytest.mark.anyio
-async def test_a_pause_mid_sentence_is_not_the_end_of_the_turn(smart_turn: SmartTurnDetector) -> None:
+async def test_a_pause_mid_sentence_is_not_the_end_of_the_turn(
+    smart_turn: SmartTurnDetector, text_turn: TextTurnDetector
+) -> None:
     audio = recording(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav")
     found = longest_inner_gap(audio)
     assert found is not None
@@ -82,7 +85,7 @@ async def test_a_pause_mid_sentence_is_not_the_end_of_the_turn(smart_turn: Smart
     end_of_speech = (len(lead) + a + len(pause) + len(audio) - b) / RATE
     text = "had he married a more amiable woman he might have been made still more respectable than he was"
     frames = timeline(frames_of(turn_audio), [final(end_of_speech + 0.5, text)])
-    turn = TurnTaker(model=smart_turn, offload=False)
+    turn = TurnTaker(model=smart_turn, text_model=text_turn, offload=False)
     vad = SileroVAD(VADOptions(min_silence=0.2))
     result = await run_stages([vad, turn], frames, tail=0.5)
     stops = [f for f in result.frames if f.kind == "SpeechStopped"]
@@ -94,8 +97,43 @@ async def test_a_pause_mid_sentence_is_not_the_end_of_the_turn(smart_turn: Smart
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("with_text_model", [True, False])
+async def test_the_text_model_holds_a_turn_the_audio_model_hears_as_finished(
+    smart_turn: SmartTurnDetector, text_turn: TextTurnDetector, with_text_model: bool
+) -> None:
+    """ "Your message has been successfully ... forwarded": Smart Turn hears an end at the pause,
+    the text model reads the words as unfinished and the turn waits for the rest."""
+    audio = recording(ASTERISK / "vm-msgforwarded.wav")
+    found = longest_inner_gap(audio)
+    assert found is not None
+    a, b = found
+    lead, pause = np.zeros(RATE // 2, np.float32), np.zeros(3 * RATE // 2, np.float32)
+    turn_audio = np.concatenate([lead, audio[:a], pause, audio[b:], np.zeros(4 * RATE, np.float32)])
+    pause_start, pause_end = (len(lead) + a) / RATE, (len(lead) + a + len(pause)) / RATE
+    end_of_speech = (len(lead) + a + len(pause) + len(audio) - b) / RATE
+    words = [
+        final(pause_start + 0.3, "Your message has been successfully"),
+        final(end_of_speech + 0.3, "forwarded."),
+    ]
+    turn = TurnTaker(model=smart_turn, text_model=text_turn if with_text_model else None, offload=False)
+    result = await run_stages(
+        [SileroVAD(VADOptions(min_silence=0.2)), turn], timeline(frames_of(turn_audio), words), tail=0.5
+    )
+    ends = [f for f in result.frames if isinstance(f, EndOfTurn) and not f.preemptive]
+    if with_text_model:
+        (eot,) = ends
+        assert end_of_speech < eot.pts < end_of_speech + 1.0
+        assert eot.text == "Your message has been successfully forwarded."
+    else:  # the audio model alone takes the turn in the pause
+        assert pause_start < ends[0].pts < pause_end
+        assert ends[0].text == "Your message has been successfully"
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("caller", ["request", "click"])
-async def test_real_vad_barge_in_on_a_recording(smart_turn: SmartTurnDetector, caller: str) -> None:
+async def test_real_vad_barge_in_on_a_recording(
+    smart_turn: SmartTurnDetector, text_turn: TextTurnDetector, caller: str
+) -> None:
     if caller == "request":
         clip = recording(ASTERISK / "please-try-call-later.wav")
     else:
@@ -104,7 +142,7 @@ async def test_real_vad_barge_in_on_a_recording(smart_turn: SmartTurnDetector, c
     start = 1.0
     audio = np.concatenate([np.zeros(round(start * RATE), np.float32), clip, np.zeros(2 * RATE, np.float32)])
     reply = bot_reply_frames("one two three four five six seven eight nine ten eleven twelve", start=0.1)
-    turn = TurnTaker(model=smart_turn, offload=False)
+    turn = TurnTaker(model=smart_turn, text_model=text_turn, offload=False)
     sink = PacedSink()
     stages = [SileroVAD(), turn, FakeTTS(), turn.playback_monitor(), sink]
     words = (
@@ -121,7 +159,9 @@ async def test_real_vad_barge_in_on_a_recording(smart_turn: SmartTurnDetector, c
 
 
 @pytest.mark.anyio
-async def test_offloaded_model_in_real_time(smart_turn: SmartTurnDetector) -> None:
+async def test_offloaded_model_in_real_time(
+    smart_turn: SmartTurnDetector, text_turn: TextTurnDetector
+) -> None:
     """With a real clock the model runs in a worker thread; nothing leaks."""
     audio = recording(LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0930.wav")
     turn_audio = np.concatenate([np.zeros(RATE // 4, np.float32), audio, np.zeros(RATE, np.float32)])
@@ -131,7 +171,7 @@ async def test_offloaded_model_in_real_time(smart_turn: SmartTurnDetector) -> No
     )
     ctx = SessionContext(clock=RealClock(), metrics=MetricsCollector())
     out: list[Frame] = []
-    turn = TurnTaker(model=smart_turn)
+    turn = TurnTaker(model=smart_turn, text_model=text_turn)
     await run_session(
         [ListSource(frames, tail=0.3), SileroVAD(VADOptions(min_silence=0.2)), turn], ctx, collect=out
     )
