@@ -40,6 +40,7 @@ import numpy as np
 import soundfile
 from machine_info import describe_machine as machine
 
+from cascade.agent.agent import freeze_loaded_objects
 from cascade.asr import StreamingOptions, WhisperASR, WhisperEngine, WhisperOptions
 from cascade.audio import load_audio
 from cascade.clock import RealClock
@@ -182,6 +183,7 @@ async def bench_model(
     await engine.load()
     load_seconds = time.perf_counter() - load_started
     await anyio.to_thread.run_sync(SileroVAD().load)  # as VoiceAgent.prepare does
+    freeze_loaded_objects()  # likewise
     refs, offline_hyps, stream_hyps = [], [], []
     audio_seconds = offline_seconds = decode_seconds = 0.0
     finalize, end_to_final, lags, stalls = [], [], [], []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ async def test_recorded_question_gets_a_spoken_answer_from_the_knowledge(
 async def test_two_turns_carry_context(vllm_server: Any, synthetic_turns: list[Path], tmp_path: Path) -> None:
     agent = agent_for(vllm_server, bakery=False)
     await agent.prepare()
+    assert gc.get_freeze_count() > 0  # the loaded models are out of the collector's full passes
     pipeline = agent.pipeline()
     reply = tmp_path / "reply.wav"
     await pipeline.run(FileTransport(synthetic_turns, reply))
