@@ -40,6 +40,7 @@ from cascade.audio import load_audio
 from cascade.transports.sip.peers import (
     RtpRecorder,
     RtpStreamSpec,
+    free_media_ports,
     free_port,
     free_port_both,
     question_scenario,
@@ -130,7 +131,7 @@ def run_level(calls: int, utterance: np.ndarray, work: Path, args: argparse.Name
             log.unlink(missing_ok=True)
             started = time.monotonic()
             command = ["sipp", "-sf", str(path), "-i", "127.0.0.1", "-p", str(free_port())]
-            command += ["-mp", str(free_port(even=True)), "-m", str(calls), "-l", str(calls)]
+            command += ["-mp", str(free_media_ports()), "-m", str(calls), "-l", str(calls)]
             command += [
                 "-r",
                 str(max(calls, 1)),

@@ -16,7 +16,7 @@ import pytest
 
 from cascade.testing.runner import assert_no_leaked_tasks
 from cascade.transports.sip import BridgeOptions, PhoneBridge, PipelineFactory, SipOptions
-from cascade.transports.sip.peers import RtpStreamSpec, free_port, free_port_both
+from cascade.transports.sip.peers import RtpStreamSpec, free_media_ports, free_port, free_port_both
 from tests.sip.helpers import fake_agent, question_audio
 
 
@@ -89,7 +89,7 @@ async def run_sipp(
         "-p",
         str(free_port()),
         "-mp",
-        str(free_port(even=True)),
+        str(free_media_ports()),
         "-t",
         transport,
         "-m",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from cascade.transports.sip.message import (
     parse_message,
 )
 from cascade.transports.sip.options import SipOptions
+from cascade.transports.sip.peers import free_media_ports
 from cascade.transports.sip.rtp import RtpError, RtpPacket
 from cascade.transports.sip.sdp import LocalMedia, SdpError, negotiate, parse_sdp
 
@@ -286,3 +288,15 @@ def test_options_validate() -> None:
         SipOptions(rtp_ports=(30000, 20000))
     with pytest.raises(ValueError, match="advertise"):
         _ = SipOptions(host="0.0.0.0").contact_host
+
+
+def test_free_media_ports_are_four_free_ports_from_an_even_one() -> None:
+    base = free_media_ports()
+    assert base % 2 == 0
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
+    try:
+        for offset, sock in enumerate(socks):
+            sock.bind(("127.0.0.1", base + offset))  # SIPp binds all four (audio and video RTP/RTCP)
+    finally:
+        for sock in socks:
+            sock.close()
