@@ -134,7 +134,7 @@ class TurnTaker(Stage):
     ``model`` is the audio end-of-turn model: ``"smart-turn"`` (default, the prepared Smart Turn
     v3.2), any callable ``(audio_16k_float) -> probability``, or ``None`` for VAD + transcript
     only. ``text_model`` reads the final transcript: ``"smollm2-135m"`` (default, the prepared
-    :class:`~cascade.turn.text_turn.TextTurnDetector`), any callable ``(text) -> probability``,
+    :class:`~cascade.turn.text_turn.TextTurnDetector`), any callable ``(text, bot_said) -> probability``,
     or ``None``. ``offload`` runs the models in a worker thread (keep it off in virtual-time tests).
     """
 
