@@ -20,6 +20,19 @@ _SPECIAL = 3
 """GGUF token type of control tokens (``<|im_end|>``)."""
 
 
+_REQUIRED = (
+    "llama.block_count",
+    "llama.attention.head_count",
+    "llama.attention.head_count_kv",
+    "llama.attention.layer_norm_rms_epsilon",
+    "tokenizer.ggml.tokens",
+    "tokenizer.ggml.token_type",
+    "tokenizer.ggml.merges",
+    "tokenizer.ggml.bos_token_id",
+    "tokenizer.ggml.eos_token_id",
+)
+
+
 class GGUFConversionError(RuntimeError):
     """The GGUF file cannot be read or is not a Llama-architecture model with a BPE tokenizer."""
 
@@ -42,6 +55,11 @@ def convert_llama_gguf(gguf_path: Path, out_dir: Path, *, quantization: str = "i
             f"{gguf_path} holds a {fields.get('general.architecture')!r} model with a "
             f"{fields.get('tokenizer.ggml.model')!r} tokenizer; only llama with byte-level BPE converts"
         )
+    if fields.get("llama.rope.scaling.type", "none") != "none":
+        raise GGUFConversionError(f"{gguf_path} uses rope scaling, which this converter does not carry over")
+    missing = [key for key in _REQUIRED if key not in fields]
+    if missing:
+        raise GGUFConversionError(f"{gguf_path} lacks the metadata {', '.join(missing)}")
     tensors = {t.name: t for t in reader.tensors}
 
     def weight(name: str) -> np.ndarray:

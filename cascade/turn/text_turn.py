@@ -44,6 +44,8 @@ _CONVERTER_VERSION = 1
 LICENSE_FILE = "LICENSE.smollm2.txt"
 CONTEXT_WORDS = 30
 """The bot's last words kept as context (bounds the compute)."""
+CALLER_WORDS = 60
+"""The caller's last words read (the end of a long turn is what tells whether it is finished)."""
 _NOT_WORDS = re.compile(r"(?!\b-\b)[^\w\s']")
 """Punctuation, except a hyphen inside a word."""
 
@@ -198,10 +200,11 @@ class TextTurnDetector:
     def probability(self, text: str, said: str = "") -> float | None:
         """P(the caller's message ends after ``text``), the bot having said ``said`` before it;
         ``None`` when ``text`` has no words."""
-        words = " ".join(_NOT_WORDS.sub(" ", text).split())
+        words = " ".join(_NOT_WORDS.sub(" ", text).split()[-CALLER_WORDS:])
         if not words:
             return None
-        said = " ".join(said.split()[-CONTEXT_WORDS:])
+        # the bot's punctuation stays (a question mark is context); chat control marks do not
+        said = " ".join(said.replace("<|", " ").replace("|>", " ").split()[-CONTEXT_WORDS:])
         key = f"{said}\n{words}"
         with self._lock:
             if key in self._recent:

@@ -97,16 +97,24 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_a_model_of_another_architecture_is_refused(tmp_path: Path) -> None:
+def _tiny_gguf(path: Path, architecture: str) -> Path:
     import gguf
 
-    path = tmp_path / "other.gguf"
-    writer = gguf.GGUFWriter(str(path), "gpt2")
+    writer = gguf.GGUFWriter(str(path), architecture)
     writer.add_tokenizer_model("gpt2")
     writer.add_tensor("token_embd.weight", np.zeros((4, 8), np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    return path
+
+
+def test_a_model_of_another_architecture_is_refused(tmp_path: Path) -> None:
     with pytest.raises(GGUFConversionError, match="'gpt2' model"):
-        convert_llama_gguf(path, tmp_path / "out")
+        convert_llama_gguf(_tiny_gguf(tmp_path / "other.gguf", "gpt2"), tmp_path / "out")
+
+
+def test_a_llama_file_without_its_metadata_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(GGUFConversionError, match=r"lacks the metadata llama\.block_count"):
+        convert_llama_gguf(_tiny_gguf(tmp_path / "bare.gguf", "llama"), tmp_path / "out")
