@@ -163,7 +163,7 @@ class TextTurnDetector:
         return path
 
     def load(self) -> None:
-        """Load the model (idempotent; ~0.3 s)."""
+        """Load the model (idempotent; under a second)."""
         if self._generator is not None:
             return
         try:
