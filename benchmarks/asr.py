@@ -220,6 +220,7 @@ async def bench_model(
                 "streaming": stream_hyps[-1],
                 "finals": result.finals,
                 "finalize": [round(x, 3) for x in result.finalize],
+                "loop_stall_max_ms": round(result.max_stall * 1000, 1),
             }
         )
     summary = {
