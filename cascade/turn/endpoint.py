@@ -57,10 +57,9 @@ def decide(
     weak = cue.reason == "trailing_word_weak"
     confident = p is not None and p >= opts.confident_threshold
     overruled = (not cue.final or weak) and confident and cue.reason not in _DICTATION
-    text_p = text_probability
     if incomplete_cue and not overruled:
         return EndpointDecision(delay=opts.max_delay, reason=f"cue:{cue.reason}", likely_complete=False)
-    if text_p is not None and text_p < opts.unfinished_text_probability:
+    if text_probability is not None and text_probability < opts.unfinished_text_probability:
         return EndpointDecision(delay=opts.max_delay, reason="text:unfinished", likely_complete=False)
     if incomplete_cue and cue.final and weak:
         # "... a table for." may go on or not ("what is it for"): the confident audio model
@@ -68,7 +67,7 @@ def decide(
         return EndpointDecision(
             delay=opts.uncertain_delay, reason="cue:trailing_word_weak", likely_complete=True
         )
-    doubtful_text = text_p is not None and text_p < opts.doubtful_text_probability
+    doubtful_text = text_probability is not None and text_probability < opts.doubtful_text_probability
     if doubtful_text and (p is None or p >= opts.complete_threshold):
         return EndpointDecision(delay=opts.uncertain_delay, reason="text:doubtful", likely_complete=True)
     if p is None:

@@ -24,8 +24,6 @@ import logging
 import re
 import shutil
 import tempfile
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +145,6 @@ class TextTurnDetector:
         self._generator: Any = None
         self._tokenizer: Any = None
         self._end_ids: list[int] = []
-        self._recent: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
 
     def resolve_path(self) -> Path:
         """The model directory to load (given, or the prepared default)."""
@@ -205,11 +201,6 @@ class TextTurnDetector:
             return None
         # the bot's punctuation stays (a question mark is context); chat control marks do not
         said = " ".join(said.replace("<|", " ").replace("|>", " ").split()[-CONTEXT_WORDS:])
-        key = f"{said}\n{words}"
-        with self._lock:
-            if key in self._recent:
-                self._recent.move_to_end(key)
-                return self._recent[key]
         self.load()
         opts = self.options
         prompt = (
@@ -219,9 +210,4 @@ class TextTurnDetector:
         tokens = [self._tokenizer.id_to_token(i) for i in ids]
         logits = np.asarray(self._generator.forward_batch([tokens]))[0, -1].astype(np.float64)
         probs = np.exp(logits - logits.max())
-        p = float(probs[self._end_ids].sum() / probs.sum())
-        with self._lock:
-            self._recent[key] = p
-            while len(self._recent) > 64:
-                self._recent.popitem(last=False)
-        return p
+        return float(probs[self._end_ids].sum() / probs.sum())
