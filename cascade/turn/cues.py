@@ -57,8 +57,10 @@ _NUMBER_CONTINUERS = frozenset(["point", "and", "dash", "hyphen", "plus", "minus
 _MAGNITUDES = frozenset(["hundred", "thousand", "million", "billion"])
 _TENS = frozenset(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
 _PHONE_CONTEXT = re.compile(r"\b(phone|number|cell|mobile|call me|reach me|text me|extension|digits)\b")
-_EMAIL_CONTEXT = re.compile(r"\b(e-?mail|address|underscore)\b|@")
+_EMAIL_CONTEXT = re.compile(r"\b(e-?mail|address|underscore)\b|[@_]")
 _EMAIL_DOMAIN = re.compile(r"(@|\bat\b)\s*\S+\s*(\.|\bdot\b)\s*(com|org|net|edu|gov|io|co|uk|de|fr|info)\b")
+_ADDRESS_MARK = re.compile(r"\b(dot|underscore|dash|hyphen)\b|[@_]|\.(?=[a-z0-9])")
+"""Signs that an address is being said ("john dot", "anna underscore", "john.miller")."""
 _DICTATION_OPENERS = {
     "phone_number": {"number", "phone", "extension", "cell", "mobile"},
     "email": {"email", "e-mail"},
@@ -148,6 +150,8 @@ def _judge(raw: str, final: bool) -> TranscriptCue:
         after_at = re.split(r"@|\bat\b", lowered)[-1]
         if _EMAIL_CONTEXT.search(lowered) and len(after_at.split()) <= 3:
             return TranscriptCue(state="incomplete", reason="email")
+    if _address_in_progress(lowered):
+        return TranscriptCue(state="incomplete", reason="email")
 
     numeric_tail = _trailing_run(tokens, _numeric)
     if last in _NUMBER_CONTINUERS and len(tokens) >= 2 and _numeric(tokens[-2]):
@@ -173,6 +177,17 @@ def _judge(raw: str, final: bool) -> TranscriptCue:
     if raw.endswith("?"):
         return TranscriptCue(state="complete", reason="question")
     return TranscriptCue(state="unknown")
+
+
+def _address_in_progress(lowered: str) -> bool:
+    """An email address begun after its mention ("my email is john.miller", "anna underscore
+    lee") that has no domain yet, its last part said only a few words ago."""
+    context = _EMAIL_CONTEXT.search(lowered)
+    if context is None or _EMAIL_DOMAIN.search(lowered):
+        return False
+    address = lowered[context.start() :]
+    marks = list(_ADDRESS_MARK.finditer(address))
+    return bool(marks) and len(words(address[marks[-1].end() :])) <= 3
 
 
 def is_backchannel(text: str) -> bool:

@@ -12,13 +12,18 @@ transcript cues into a delay after the caller's speech end:
 * final text that the text model reads as clearly unfinished ("could you tell me whether the",
   "your message has been successfully"): ``max_delay``, whatever the audio says; as doubtful
   (a garbled or clipped transcript, "please enter your conference") where the audio says
-  complete: ``uncertain_delay``;
+  complete: between ``uncertain_delay`` and ``max_delay``, longer the less likely the text
+  model finds an end (on a log scale: its probabilities span decades);
 * audio says incomplete, transcript says nothing: between ``uncertain_delay`` and ``max_delay``,
   longer the surer the model is that the caller is not done;
-* audio says incomplete but the transcript ends with a question: halfway to ``uncertain_delay``.
+* audio unsure (not clearly incomplete) but the transcript ends with a question: halfway to
+  ``uncertain_delay``; a question mark on audio that clearly goes on ("he might have been
+  made?") is the recognizer's guess at a rising voice mid-sentence.
 """
 
 from __future__ import annotations
+
+import math
 
 from pydantic import BaseModel, ConfigDict
 
@@ -69,16 +74,29 @@ def decide(
         )
     doubtful_text = text_probability is not None and text_probability < opts.doubtful_text_probability
     if doubtful_text and (p is None or p >= opts.complete_threshold):
-        return EndpointDecision(delay=opts.uncertain_delay, reason="text:doubtful", likely_complete=True)
+        assert text_probability is not None
+        delay = _doubtful_text_delay(text_probability, opts)
+        return EndpointDecision(delay=delay, reason="text:doubtful", likely_complete=True)
     if p is None:
         if opts.use_transcript_cues and cue.state == "complete":
             return EndpointDecision(delay=opts.min_delay, reason=f"cue:{cue.reason}", likely_complete=True)
         return EndpointDecision(delay=opts.uncertain_delay, reason="silence", likely_complete=False)
     if p >= opts.complete_threshold:
         return EndpointDecision(delay=opts.min_delay, reason="audio:complete", likely_complete=True)
-    if opts.use_transcript_cues and cue.state == "complete" and not doubtful_text:
+    audio_unsure = p >= opts.complete_threshold / 2
+    if opts.use_transcript_cues and cue.state == "complete" and not doubtful_text and audio_unsure:
         delay = (opts.min_delay + opts.uncertain_delay) / 2
         return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=False)
     doubt = 1.0 - p / max(opts.complete_threshold, 1e-6)
     delay = opts.uncertain_delay + (opts.max_delay - opts.uncertain_delay) * doubt
     return EndpointDecision(delay=delay, reason="audio:incomplete", likely_complete=False)
+
+
+def _doubtful_text_delay(text_probability: float, opts: EndpointingOptions) -> float:
+    """``max_delay`` at ``unfinished_text_probability``, down to ``uncertain_delay`` at
+    ``doubtful_text_probability``, log-linear in between."""
+    low, high = max(opts.unfinished_text_probability, 1e-9), opts.doubtful_text_probability
+    if high <= low:  # no doubtful band (the rule never asks then)
+        return opts.uncertain_delay
+    share = math.log(max(text_probability, low) / low) / math.log(high / low)
+    return opts.max_delay - (opts.max_delay - opts.uncertain_delay) * min(share, 1.0)

@@ -31,10 +31,11 @@ class EndpointingOptions(_Options):
     unfinished_text_probability: float = Field(default=0.003, ge=0.0, le=1.0)
     """Text model probability (that the final transcript ends the caller's message) below which
     the words are clearly unfinished: the turn waits ``max_delay`` whatever the audio model says.
-    The default SmolLM2 gives finished sentences 0.01-0.8, cut ones 0.00001-0.003."""
-    doubtful_text_probability: float = Field(default=0.01, ge=0.0, le=1.0)
-    """Below this (and above ``unfinished_text_probability``) the words may go on: the turn waits
-    ``uncertain_delay`` even when the audio model hears an end."""
+    The default SmolLM2 gives finished sentences mostly 0.03-0.8, cut ones 0.00001-0.003."""
+    doubtful_text_probability: float = Field(default=0.03, ge=0.0, le=1.0)
+    """Below this (and above ``unfinished_text_probability``) the words may go on: even when the
+    audio model hears an end, the turn waits from ``uncertain_delay`` (just below this) up to
+    ``max_delay`` (near ``unfinished_text_probability``), long enough for a mid-sentence pause."""
     text_model_min_words: int = Field(default=2, ge=1)
     """Shorter transcripts are not given to the text model (a small model misreads one-word turns
     such as "thanks" or "what" as unfinished)."""

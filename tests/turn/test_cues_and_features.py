@@ -38,6 +38,11 @@ from cascade.turn.smart_turn import (
         ("my email is john dot miller at gmail", "incomplete", "email"),
         ("my email is john at gmail dot com", "complete", "dictation_complete"),
         ("send it to anna underscore lee at", "incomplete", "email"),
+        # the address begun, its "at" not heard (or glued: "millerat"), no domain yet
+        ("My email is... john .millerat", "incomplete", "email"),
+        ("Send it to. Anna underscore leet", "incomplete", "email"),
+        ("send it to anna_lee", "incomplete", "email"),
+        ("I want to update my email address.", "unknown", ""),
         ("It is spelled K O W", "incomplete", "spelling"),
         ("that's j-o-h", "incomplete", "spelling"),
         ("It comes to two hundred and", "incomplete", "unfinished_number"),
@@ -110,13 +115,19 @@ def test_the_text_model_reading_of_the_final_text_lengthens_the_wait() -> None:
     assert clearly.delay == opts.max_delay and clearly.reason == "text:unfinished"
     assert not clearly.likely_complete
     doubtful = decide(0.95, cut, opts, text_probability=0.005)
-    assert doubtful.delay == opts.uncertain_delay and doubtful.likely_complete
+    assert opts.uncertain_delay < doubtful.delay < opts.max_delay and doubtful.likely_complete
+    # the less likely the text model finds an end, the longer the wait
+    waits = [decide(0.95, cut, opts, text_probability=tp).delay for tp in (0.0031, 0.01, 0.029)]
+    assert opts.max_delay > waits[0] > waits[1] > waits[2] > opts.uncertain_delay
     assert decide(0.95, cut, opts, text_probability=0.2).delay == opts.min_delay
     assert decide(None, cut, opts, text_probability=1e-4).delay == opts.max_delay
     # a garbled question the audio model doubts: no short wait for its question mark
     question = transcript_cues("Could you tell me whether that?", final=True)
     assert decide(0.3, question, opts).reason == "cue:question"
     assert decide(0.3, question, opts, text_probability=0.005).reason == "audio:incomplete"
+    # a question mark on audio that clearly goes on is the recognizer's guess ("he might have been made?")
+    mid_sentence = transcript_cues("he might have been made?", final=True)
+    assert decide(0.09, mid_sentence, opts).reason == "audio:incomplete"
     # dictation cues still come first
     phone = transcript_cues("my number is 555", final=True)
     assert decide(0.99, phone, opts, text_probability=0.5).delay == opts.max_delay

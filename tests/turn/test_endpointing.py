@@ -388,7 +388,7 @@ async def test_without_the_text_model_the_same_pause_is_cut_into() -> None:
     assert 1.5 < turns(result.frames)[0].pts < 3.2
 
 
-async def test_doubtful_words_wait_the_uncertain_delay_and_keep_their_prepared_reply() -> None:
+async def test_doubtful_words_wait_longer_and_keep_their_prepared_reply() -> None:
     frames = timeline(
         caller_frames(4.0, [(0.5, 1.5)]),
         vad([(0.5, 1.5)]),
@@ -397,7 +397,8 @@ async def test_doubtful_words_wait_the_uncertain_delay_and_keep_their_prepared_r
     sink, chain = speaking_chain(reading_taker(ScriptedReader({"Please enter your conference": 0.005})))
     result = await run_stages(chain, frames)
     (turn,) = result.timelines
-    assert turn.end_of_turn == pytest.approx(1.5 + EndpointingOptions().uncertain_delay, abs=0.03)
+    opts = EndpointingOptions()
+    assert 1.5 + opts.uncertain_delay < turn.end_of_turn < 1.5 + opts.max_delay
     assert result.interrupts == [] and sink.played_at  # the prepared reply was kept and played
 
 
