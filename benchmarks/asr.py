@@ -40,7 +40,7 @@ import anyio
 import jiwer
 import numpy as np
 import soundfile
-from loop_stalls import LoopStalls, Stall, idle_process_stalls, unshared
+from loop_stalls import LoopStalls, Stall, idle_process_stalls, longest_ms, unshared
 from machine_info import describe_machine as machine
 
 from cascade.agent.agent import freeze_loaded_objects
@@ -68,11 +68,6 @@ def normalize(text: str) -> str:
     text = re.sub(r"\d+", lambda m: " " + number_to_words(int(m.group())) + " ", text)
     text = re.sub(r"[^a-z' ]+", " ", text)
     return " ".join(w.strip("'") for w in text.split() if w.strip("'"))
-
-
-def longest_ms(stalls: list[Stall]) -> float:
-    """The longest of ``stalls``, in milliseconds."""
-    return round(max((late for _, late in stalls), default=0.0) * 1000, 1)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -237,7 +232,7 @@ async def bench_model(
                     "streaming": stream_hyps[-1],
                     "finals": result.finals,
                     "finalize": [round(x, 3) for x in result.finalize],
-                    "loop_stall_max_ms": round(result.stalls.longest() * 1000, 1),
+                    "loop_stall_max_ms": longest_ms(result.stalls.stalls),
                 }
             )
     # the idle process's stalls while a file streamed (the offline decodes between keep it busy)

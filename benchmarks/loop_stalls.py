@@ -54,9 +54,10 @@ class LoopStalls:
             if now - began - PERIOD > NOTED:
                 self.stalls.append((now, now - began - PERIOD))
 
-    def longest(self) -> float:
-        """The longest stall, in seconds (0 when none was noted)."""
-        return max((late for _, late in self.stalls), default=0.0)
+
+def longest_ms(stalls: list[Stall]) -> float:
+    """The longest of ``stalls``, in milliseconds (0 when none)."""
+    return round(max((late for _, late in stalls), default=0.0) * 1000, 1)
 
 
 def _overlaps(a: Stall, b: Stall) -> bool:
