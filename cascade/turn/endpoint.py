@@ -14,6 +14,9 @@ transcript cues into a delay after the caller's speech end:
   (a garbled or clipped transcript, "please enter your conference") where the audio says
   complete: between ``uncertain_delay`` and ``max_delay``, longer the less likely the text
   model finds an end (on a log scale: its probabilities span decades);
+* final text whose last word the recognizer is unsure of (a word cut off by the pause or run
+  into the next one: common inside a turn, rare at its end) where the audio says complete:
+  ``uncertain_delay``;
 * audio says incomplete, transcript says nothing: between ``uncertain_delay`` and ``max_delay``,
   longer the surer the model is that the caller is not done;
 * audio unsure (not clearly incomplete) but the transcript ends with a question: halfway to
@@ -49,11 +52,15 @@ def decide(
     cue: TranscriptCue,
     opts: EndpointingOptions,
     text_probability: float | None = None,
+    *,
+    last_word_probability: float | None = None,
 ) -> EndpointDecision:
     """The silence to wait after the caller's speech end before taking the turn.
 
     ``probability`` is the audio model's, ``text_probability`` the text model's for the *final*
-    transcript (``None``: no model, or the text is still a partial, which lags the audio).
+    transcript (``None``: no model, or the text is still a partial, which lags the audio);
+    ``last_word_probability`` the recognizer's for the final transcript's last word (``None``:
+    not final, or no word probabilities).
     """
     p = probability
     incomplete_cue = opts.use_transcript_cues and cue.state == "incomplete"
@@ -73,10 +80,19 @@ def decide(
             delay=opts.uncertain_delay, reason="cue:trailing_word_weak", likely_complete=True
         )
     doubtful_text = text_probability is not None and text_probability < opts.doubtful_text_probability
+    unsure_word = (
+        opts.use_transcript_cues
+        and last_word_probability is not None
+        and last_word_probability < opts.unsure_last_word
+    )
     if doubtful_text and (p is None or p >= opts.complete_threshold):
         assert text_probability is not None
         delay = _doubtful_text_delay(text_probability, opts)
         return EndpointDecision(delay=delay, reason="text:doubtful", likely_complete=True)
+    if unsure_word and (p is None or p >= opts.complete_threshold):
+        return EndpointDecision(
+            delay=opts.uncertain_delay, reason="asr:unsure_last_word", likely_complete=True
+        )
     if p is None:
         if opts.use_transcript_cues and cue.state == "complete":
             return EndpointDecision(delay=opts.min_delay, reason=f"cue:{cue.reason}", likely_complete=True)
@@ -84,7 +100,8 @@ def decide(
     if p >= opts.complete_threshold:
         return EndpointDecision(delay=opts.min_delay, reason="audio:complete", likely_complete=True)
     audio_unsure = p >= opts.complete_threshold / 2
-    if opts.use_transcript_cues and cue.state == "complete" and not doubtful_text and audio_unsure:
+    doubtful = doubtful_text or unsure_word
+    if opts.use_transcript_cues and cue.state == "complete" and not doubtful and audio_unsure:
         delay = (opts.min_delay + opts.uncertain_delay) / 2
         return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=False)
     doubt = 1.0 - p / max(opts.complete_threshold, 1e-6)

@@ -195,6 +195,8 @@ class TurnTaker(Stage):
         self._final_since_stop = False
         self._text_verdict: tuple[str, float | None] = ("", None)
         """The text model's probability for the turn's final text (and that text)."""
+        self._last_word_probability: float | None = None
+        """The recognizer's probability for the last word of the turn's latest final text."""
         self._bot_said = ""
         """What the caller heard of the bot's last reply (the text model's context)."""
         self._segment_heard = False
@@ -435,7 +437,13 @@ class TurnTaker(Stage):
         cue = self._cues()
         text, text_probability = self._text_verdict
         final_text = cue.final and text == self._turn_text()
-        return decide(probability, cue, self.options.endpointing, text_probability if final_text else None)
+        return decide(
+            probability,
+            cue,
+            self.options.endpointing,
+            text_probability if final_text else None,
+            last_word_probability=self._last_word_probability if cue.final else None,
+        )
 
     async def _read_final_text(self) -> None:
         """The text model's verdict on the turn's transcript, now that a segment is final."""
@@ -485,6 +493,8 @@ class TurnTaker(Stage):
         self._segment_heard = True
         if final:
             self._finals.append(frame.text)
+            if frame.text.strip():
+                self._last_word_probability = frame.words[-1].probability if frame.words else None
             self._partial = ""
             self._final_since_stop = not self._speaking
             await self._read_final_text()
@@ -573,6 +583,7 @@ class TurnTaker(Stage):
         overlap.interrupted = True
         self._turn_start = overlap.start
         self._finals = [overlap.final_text] if overlap.final_text else []
+        self._last_word_probability = None
         self._partial = overlap.text
         self.stats["barge_in"] += 1
         self._resume_for = overlap.response_id
@@ -800,6 +811,7 @@ class TurnTaker(Stage):
     def _forget_turn(self) -> None:
         self._turn_start = None
         self._finals = []
+        self._last_word_probability = None
         self._partial = ""
         self._final_since_stop = False
 

@@ -128,6 +128,13 @@ def test_the_text_model_reading_of_the_final_text_lengthens_the_wait() -> None:
     # a question mark on audio that clearly goes on is the recognizer's guess ("he might have been made?")
     mid_sentence = transcript_cues("he might have been made?", final=True)
     assert decide(0.09, mid_sentence, opts).reason == "audio:incomplete"
+    # the recognizer unsure of the last word: a likely end after a longer silence
+    unsure = decide(0.95, cut, opts, text_probability=0.2, last_word_probability=0.3)
+    assert unsure.reason == "asr:unsure_last_word" and unsure.delay == opts.uncertain_delay
+    assert unsure.likely_complete
+    assert decide(0.95, cut, opts, text_probability=0.2, last_word_probability=0.8).delay == opts.min_delay
+    no_cues = EndpointingOptions(use_transcript_cues=False)
+    assert decide(0.95, cut, no_cues, last_word_probability=0.3).delay == no_cues.min_delay
     # dictation cues still come first
     phone = transcript_cues("my number is 555", final=True)
     assert decide(0.99, phone, opts, text_probability=0.5).delay == opts.max_delay

@@ -7,7 +7,16 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from cascade.frames import BotSpeechEnded, EndOfTurn, Frame, SpeechPaused, SpeechResumed, TextToSpeak
+from cascade.frames import (
+    BotSpeechEnded,
+    EndOfTurn,
+    FinalTranscript,
+    Frame,
+    SpeechPaused,
+    SpeechResumed,
+    TextToSpeak,
+    Word,
+)
 from cascade.stage import Stage
 from cascade.testing import run_stages
 from cascade.testing.fakes import FakeLLM, FakeTTS
@@ -386,6 +395,33 @@ async def test_without_the_text_model_the_same_pause_is_cut_into() -> None:
     )
     result = await run_stages([taker(0.95)], frames)
     assert 1.5 < turns(result.frames)[0].pts < 3.2
+
+
+async def test_a_last_word_the_recognizer_is_unsure_of_waits_through_the_pause() -> None:
+    spans = [(0.5, 1.5), (2.4, 3.0)]
+
+    def heard(t: float, text: str, last: float) -> FinalTranscript:
+        said = text.split()
+        sure = [Word(text=w, start=0.5, end=1.5, probability=0.9) for w in said[:-1]]
+        words = (*sure, Word(text=said[-1], start=1.2, end=1.5, probability=last))
+        return FinalTranscript(pts=t, text=text, words=words)
+
+    def run(last: float) -> list[Frame]:
+        return timeline(
+            caller_frames(6.0, spans),
+            vad(spans),
+            [heard(1.8, "Your message has been successful.", last)],
+            [final(3.3, "forwarded.")],
+        )
+
+    def taken(frames: list[Frame]) -> list[EndOfTurn]:
+        return [t for t in turns(frames) if not t.preemptive]
+
+    cut = await run_stages([taker(0.95)], run(last=0.9))
+    assert 1.5 < taken(cut.frames)[0].pts < 2.4  # a sure last word: the pause is taken as the end
+    waited = await run_stages([taker(0.95)], run(last=0.3))
+    (eot,) = taken(waited.frames)
+    assert eot.pts > 3.0 and eot.text == "Your message has been successful. forwarded."
 
 
 async def test_doubtful_words_wait_longer_and_keep_their_prepared_reply() -> None:
