@@ -126,7 +126,7 @@ class StreamResult:
     """Monotonic time the stream started and ended."""
     speculative: int = 0
     finals: int = 0
-    transcripts: list[tuple[float, Frame]] = field(default_factory=list)
+    transcripts: list[tuple[float, PartialTranscript | FinalTranscript]] = field(default_factory=list)
     """Partial and final transcripts with the session time each was emitted."""
 
 

@@ -174,7 +174,6 @@ class Whisper:
                     [(w.text, w.start, w.end, w.probability) for w in f.words],
                 )
                 for t, f in result.transcripts
-                if isinstance(f, PartialTranscript | FinalTranscript)
             ]
         return self.streams[ident]
 

@@ -142,16 +142,9 @@ def _judge(raw: str, final: bool) -> TranscriptCue:
     if letters >= 2 or (letters == 1 and _SPELL_CONTEXT.search(lowered)):
         return TranscriptCue(state="incomplete", reason="spelling")
 
-    if _EMAIL_CONTEXT.search(lowered) and (last in ("at", "dot") or raw.endswith("@")):
-        return TranscriptCue(state="incomplete", reason="email")
-    if ("@" in lowered or _EMAIL_CONTEXT.search(lowered)) and re.search(r"(@|\bat\b)", lowered):
-        if _EMAIL_DOMAIN.search(lowered):
-            return TranscriptCue(state="complete", reason="dictation_complete")
-        after_at = re.split(r"@|\bat\b", lowered)[-1]
-        if _EMAIL_CONTEXT.search(lowered) and len(after_at.split()) <= 3:
-            return TranscriptCue(state="incomplete", reason="email")
-    if _address_in_progress(lowered):
-        return TranscriptCue(state="incomplete", reason="email")
+    email = _email_cue(raw, lowered, last)
+    if email is not None:
+        return email
 
     numeric_tail = _trailing_run(tokens, _numeric)
     if last in _NUMBER_CONTINUERS and len(tokens) >= 2 and _numeric(tokens[-2]):
@@ -179,15 +172,25 @@ def _judge(raw: str, final: bool) -> TranscriptCue:
     return TranscriptCue(state="unknown")
 
 
-def _address_in_progress(lowered: str) -> bool:
-    """An email address begun after its mention ("my email is john.miller", "anna underscore
-    lee") that has no domain yet, its last part said only a few words ago."""
-    context = _EMAIL_CONTEXT.search(lowered)
-    if context is None or _EMAIL_DOMAIN.search(lowered):
-        return False
+def _email_cue(raw: str, lowered: str, last: str) -> TranscriptCue | None:
+    """An email address being said: whole once it has a domain, unfinished while its "at" or
+    "dot" was the last word, its "at" was said only a few words ago, or it was begun after its
+    mention ("my email is john.miller", "anna underscore lee") without a domain yet."""
+    context = _EMAIL_CONTEXT.search(lowered)  # "@" is context too
+    if context is None:
+        return None
+    unfinished = TranscriptCue(state="incomplete", reason="email")
+    if last in ("at", "dot") or raw.endswith("@"):
+        return unfinished
+    if _EMAIL_DOMAIN.search(lowered):
+        return TranscriptCue(state="complete", reason="dictation_complete")
+    if re.search(r"(@|\bat\b)", lowered) and len(re.split(r"@|\bat\b", lowered)[-1].split()) <= 3:
+        return unfinished
     address = lowered[context.start() :]
     marks = list(_ADDRESS_MARK.finditer(address))
-    return bool(marks) and len(words(address[marks[-1].end() :])) <= 3
+    if marks and len(words(address[marks[-1].end() :])) <= 3:
+        return unfinished
+    return None
 
 
 def is_backchannel(text: str) -> bool:

@@ -85,11 +85,11 @@ def decide(
         and last_word_probability is not None
         and last_word_probability < opts.unsure_last_word
     )
-    if doubtful_text and (p is None or p >= opts.complete_threshold):
-        assert text_probability is not None
-        delay = _doubtful_text_delay(text_probability, opts)
-        return EndpointDecision(delay=delay, reason="text:doubtful", likely_complete=True)
-    if unsure_word and (p is None or p >= opts.complete_threshold):
+    doubtful = doubtful_text or unsure_word
+    if doubtful and (p is None or p >= opts.complete_threshold):
+        if doubtful_text and text_probability is not None:
+            delay = _doubtful_text_delay(text_probability, opts)
+            return EndpointDecision(delay=delay, reason="text:doubtful", likely_complete=True)
         return EndpointDecision(
             delay=opts.uncertain_delay, reason="asr:unsure_last_word", likely_complete=True
         )
@@ -100,7 +100,6 @@ def decide(
     if p >= opts.complete_threshold:
         return EndpointDecision(delay=opts.min_delay, reason="audio:complete", likely_complete=True)
     audio_unsure = p >= opts.complete_threshold / 2
-    doubtful = doubtful_text or unsure_word
     if opts.use_transcript_cues and cue.state == "complete" and not doubtful and audio_unsure:
         delay = (opts.min_delay + opts.uncertain_delay) / 2
         return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=False)
