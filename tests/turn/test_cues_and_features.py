@@ -71,13 +71,16 @@ def test_a_dictation_is_announced(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["mm-hmm", "Mm-hmm.", "yeah", "Yeah, right.", "okay I see", "uh-huh", "Got it."]
+    "text",
+    ["mm-hmm", "Mm-hmm.", "yeah", "Yeah, right.", "okay I see", "uh-huh", "Got it.", "Write, write.", "Mom."],
 )
 def test_backchannels(text: str) -> None:
     assert is_backchannel(text)
 
 
-@pytest.mark.parametrize("text", ["wait, stop", "no", "yeah but what about Sunday", "", "hold on"])
+@pytest.mark.parametrize(
+    "text", ["wait, stop", "no", "yeah but what about Sunday", "", "hold on", "write it down"]
+)
 def test_not_backchannels(text: str) -> None:
     assert not is_backchannel(text)
 
