@@ -13,6 +13,9 @@ manifest) with the WAVs copied beside it::
 
     python benchmarks/build_asr_manifest.py --out /tmp/asr-bench --asterisk 20
 
+``--asterisk 90`` (100 files, 984 words) is the size that resolves a one-point WER difference
+(see ``benchmarks/asr.py``).
+
 ``--dev N`` writes a development set instead, to tune options on: ``N`` telephone prompts that
 the test manifest (built with the same ``--asterisk``) does not contain, no pocketsphinx audio
 and no silence prompts::
