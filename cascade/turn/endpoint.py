@@ -18,7 +18,8 @@ transcript cues into a delay after the caller's speech end:
   into the next one: common inside a turn, rare at its end) where the audio says complete:
   ``uncertain_delay``;
 * audio says incomplete, transcript says nothing: between ``uncertain_delay`` and ``max_delay``,
-  longer the surer the model is that the caller is not done;
+  longer the surer the model is that the caller is not done; with doubtful text as well, at
+  least as long as the doubtful text alone would wait;
 * audio unsure (not clearly incomplete) but the transcript ends with a question: halfway to
   ``uncertain_delay``; a question mark on audio that clearly goes on ("he might have been
   made?") is the recognizer's guess at a rising voice mid-sentence.
@@ -105,6 +106,11 @@ def decide(
         return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=False)
     doubt = 1.0 - p / max(opts.complete_threshold, 1e-6)
     delay = opts.uncertain_delay + (opts.max_delay - opts.uncertain_delay) * doubt
+    if doubtful_text and text_probability is not None:
+        # both models say the caller may go on: wait as long as the surer of them asks
+        text_delay = _doubtful_text_delay(text_probability, opts)
+        if text_delay > delay:
+            return EndpointDecision(delay=text_delay, reason="text:doubtful", likely_complete=False)
     return EndpointDecision(delay=delay, reason="audio:incomplete", likely_complete=False)
 
 

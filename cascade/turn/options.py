@@ -33,9 +33,10 @@ class EndpointingOptions(_Options):
     the words are clearly unfinished: the turn waits ``max_delay`` whatever the audio model says.
     The default SmolLM2 gives finished sentences mostly 0.03-0.8, cut ones 0.00001-0.003."""
     doubtful_text_probability: float = Field(default=0.03, ge=0.0, le=1.0)
-    """Below this (and above ``unfinished_text_probability``) the words may go on: even when the
-    audio model hears an end, the turn waits from ``uncertain_delay`` (just below this) up to
-    ``max_delay`` (near ``unfinished_text_probability``), long enough for a mid-sentence pause."""
+    """Below this (and above ``unfinished_text_probability``) the words may go on: whatever the
+    audio model hears, the turn waits at least from ``uncertain_delay`` (just below this) up to
+    ``max_delay`` (near ``unfinished_text_probability``), long enough for a mid-sentence pause
+    (longer where the audio model, too, hears the caller going on and asks more)."""
     unsure_last_word: float = Field(default=0.5, ge=0.0, le=1.0)
     """Recognizer probability of the final transcript's last word below which the turn waits
     ``uncertain_delay`` even when the audio model hears an end. Inside a turn the last word

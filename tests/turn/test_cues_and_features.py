@@ -127,7 +127,15 @@ def test_the_text_model_reading_of_the_final_text_lengthens_the_wait() -> None:
     # a garbled question the audio model doubts: no short wait for its question mark
     question = transcript_cues("Could you tell me whether that?", final=True)
     assert decide(0.3, question, opts).reason == "cue:question"
-    assert decide(0.3, question, opts, text_probability=0.005).reason == "audio:incomplete"
+    assert decide(0.3, question, opts, text_probability=0.005).reason == "text:doubtful"
+    # audio and text both doubt the end: the wait is the longer of the two, never shorter
+    # than the doubtful text alone asks when the audio hears an end ("Press 7 to delete.")
+    for p, tp in ((0.36, 0.0047), (0.1, 0.02), (0.45, 0.029)):
+        both = decide(p, cut, opts, text_probability=tp)
+        text_alone = decide(0.95, cut, opts, text_probability=tp).delay
+        assert both.delay == max(decide(p, cut, opts).delay, text_alone)
+        assert not both.likely_complete
+    assert decide(0.1, cut, opts, text_probability=0.02).reason == "audio:incomplete"
     # a question mark on audio that clearly goes on is the recognizer's guess ("he might have been made?")
     mid_sentence = transcript_cues("he might have been made?", final=True)
     assert decide(0.09, mid_sentence, opts).reason == "audio:incomplete"
