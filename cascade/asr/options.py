@@ -33,9 +33,10 @@ class WhisperOptions(BaseModel):
     Whisper's 30 s window; encoding only ``max(min_window, audio + 1 s)`` is 3-7x faster for the
     short stretches a streaming recognizer decodes (:mod:`cascade.asr.window`). Below about 10 s
     Whisper often fails to stop and repeats itself (such a decode is redone at 30 s). ``None``:
-    always 30 s, exactly as faster-whisper decodes. The short window costs some accuracy, more
-    for larger models (base on 2 cores: streaming WER 4.4% at 10 s, 3.6% at 30 s, but 30 s is
-    not real time there); on a GPU, where a 30 s encode is cheap, ``None`` is the better choice."""
+    always 30 s, exactly as faster-whisper decodes. The short window costs some accuracy (base
+    on 2 cores, 24 files: streaming WER 4.4% at 10 s, 3.6% at 30 s, but 30 s is not real time
+    there; on 100 files at 10 s, 0.3 points above faster-whisper's own 30 s decode); on a GPU,
+    where a 30 s encode is cheap, ``None`` is the better choice."""
     threads: int = Field(1, ge=1, le=64)
     """CPU threads one decode may use (CTranslate2 intra-op threads). One by default: on a small
     machine the LLM server's busy worker threads share the cores, and a decode split over two
