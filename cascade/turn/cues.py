@@ -48,9 +48,11 @@ _ACKNOWLEDGEMENTS = (
 )
 BACKCHANNELS = frozenset(_ACKNOWLEDGEMENTS.split())
 """Words that acknowledge without taking the turn (multi-word ones joined by ``_``)."""
-_HEARD_AS_BACKCHANNEL = frozenset(["write", "rite", "wright", "mum", "mom", "yah", "ya", "yeh", "yea", "kay"])
-"""What a recognizer writes for a backchannel said on its own, with no sentence around it to
-choose the spelling ("Right, right." came out as "Write, write."; "mm-hmm" as "Mom")."""
+_HEARD_AS_BACKCHANNEL = BACKCHANNELS | frozenset(
+    ["write", "rite", "wright", "mum", "mom", "yah", "ya", "yeh", "yea", "kay"]
+)
+"""Backchannels and what a recognizer writes for one said on its own, with no sentence around it
+to choose the spelling ("Right, right." came out as "Write, write."; "mm-hmm" as "Mom")."""
 
 _NUMBER_WORDS = {
     "zero": 1, "oh": 1, "o": 1, "one": 1, "two": 1, "three": 1, "four": 1, "five": 1, "six": 1,
@@ -204,4 +206,4 @@ def is_backchannel(text: str) -> bool:
         return False
     for phrase in ("i see", "got it"):
         joined = joined.replace(phrase, phrase.replace(" ", "_"))
-    return all(tok in BACKCHANNELS or tok in _HEARD_AS_BACKCHANNEL for tok in joined.split())
+    return all(tok in _HEARD_AS_BACKCHANNEL for tok in joined.split())

@@ -80,17 +80,21 @@ def decide(
         return EndpointDecision(
             delay=opts.uncertain_delay, reason="cue:trailing_word_weak", likely_complete=True
         )
-    doubtful_text = text_probability is not None and text_probability < opts.doubtful_text_probability
+    # the wait the text alone asks for, when it reads as doubtful
+    text_wait = (
+        _doubtful_text_delay(text_probability, opts)
+        if text_probability is not None and text_probability < opts.doubtful_text_probability
+        else None
+    )
     unsure_word = (
         opts.use_transcript_cues
         and last_word_probability is not None
         and last_word_probability < opts.unsure_last_word
     )
-    doubtful = doubtful_text or unsure_word
+    doubtful = text_wait is not None or unsure_word
     if doubtful and (p is None or p >= opts.complete_threshold):
-        if doubtful_text and text_probability is not None:
-            delay = _doubtful_text_delay(text_probability, opts)
-            return EndpointDecision(delay=delay, reason="text:doubtful", likely_complete=True)
+        if text_wait is not None:
+            return EndpointDecision(delay=text_wait, reason="text:doubtful", likely_complete=True)
         return EndpointDecision(
             delay=opts.uncertain_delay, reason="asr:unsure_last_word", likely_complete=True
         )
@@ -106,11 +110,9 @@ def decide(
         return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=False)
     doubt = 1.0 - p / max(opts.complete_threshold, 1e-6)
     delay = opts.uncertain_delay + (opts.max_delay - opts.uncertain_delay) * doubt
-    if doubtful_text and text_probability is not None:
+    if text_wait is not None and text_wait > delay:
         # both models say the caller may go on: wait as long as the surer of them asks
-        text_delay = _doubtful_text_delay(text_probability, opts)
-        if text_delay > delay:
-            return EndpointDecision(delay=text_delay, reason="text:doubtful", likely_complete=False)
+        return EndpointDecision(delay=text_wait, reason="text:doubtful", likely_complete=False)
     return EndpointDecision(delay=delay, reason="audio:incomplete", likely_complete=False)
 
 
