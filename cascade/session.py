@@ -35,6 +35,10 @@ class SessionContext:
         self.metrics = metrics or MetricsCollector()
         self.generation = 0
         """Current interruption generation; bumped by :meth:`interrupt`."""
+        self.plays_audio = False
+        """True when the session plays the bot's audio (a transport's playout sink runs): a reply
+        is then heard only from its ``BotSpeechStarted`` on. Without playback (text out) a reply
+        counts as delivered when it is written."""
         self._holds: set[str] = set()
         self._listeners: list[_Listener] = []
 

@@ -7,7 +7,8 @@ For each :class:`~cascade.frames.EndOfTurn` it forwards the frame, then streams 
 
 Interrupts cancel the reply and close the HTTP stream, so the server stops generating. The
 conversation keeps only what the caller heard of an interrupted reply (from
-:class:`~cascade.frames.BotSpeechEnded`). Failures never end the session: a request that fails
+:class:`~cascade.frames.BotSpeechEnded`; nothing of one interrupted before it played, and the
+caller's turn it answered joins their next). Failures never end the session: a request that fails
 before anything was spoken is retried once; otherwise the caller hears a short apology.
 """
 
@@ -176,7 +177,8 @@ class ChatLLM(Stage):
         self._lock = anyio.Lock()
         self._ids = itertools.count(1)
         self._unheard: dict[str, Turn] = {}
-        """Preemptive turns whose reply has not started playing (by response id)."""
+        """Turns whose reply has not started playing (by response id): an interrupt now means
+        the caller heard none of it."""
         self._schemas = [t.schema() for t in self.tools.values()]
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -264,11 +266,14 @@ class ChatLLM(Stage):
             self.conversation.heard(frame.response_id, frame.heard_text)
 
     async def on_interrupt(self, frame: Interrupt) -> None:
-        """A speculative turn the turn-taker took back leaves nothing in the conversation, even
-        when its reply was complete (it was held, never heard)."""
-        if frame.discards_preemptive:
-            for turn in self._unheard.values():
+        """A reply interrupted before any of it played leaves no words in the conversation, even
+        when it was complete (held, or queued behind the TTS); a speculative turn the turn-taker
+        took back leaves nothing at all."""
+        for response_id, turn in self._unheard.items():
+            if frame.discards_preemptive and turn.preemptive:
                 self.conversation.discard(turn)
+            elif self.ctx.plays_audio:  # (without playback, a reply is delivered as written)
+                self.conversation.heard(response_id, "")
         self._unheard.clear()
 
     # --- one reply ---------------------------------------------------------------------------
@@ -283,8 +288,7 @@ class ChatLLM(Stage):
             turn = self.conversation.add_user(
                 frame.text, response_id=response_id, preemptive=frame.preemptive
             )
-            if frame.preemptive:
-                self._unheard[response_id] = turn
+            self._unheard[response_id] = turn  # until its audio starts playing
             reply = _Reply(response_id, frame.generation, turn)
             try:
                 await self._answer(reply)

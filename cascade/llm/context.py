@@ -4,7 +4,7 @@ Layout of every request, oldest first, so vLLM's prefix cache serves what did no
 
     system: system prompt + pre-loaded knowledge (+ summary of compacted turns)
     history: user / assistant (/ tool calls and results) ..., append-only
-    user: the current turn
+    user: the current turn (with the words of an unanswered turn before it)
 
 When the request would exceed the budget (the served model's ``max_model_len`` minus room for
 the reply), the oldest whole turns are summarized with the LLM (or dropped). The system prompt,
@@ -189,8 +189,24 @@ class Conversation:
         return {"role": "system", "content": "\n\n".join(parts)}
 
     def messages(self) -> list[Message]:
-        """The whole request's messages."""
-        return [self.system_message(), *(m for turn in self.turns for m in turn.messages())]
+        """The whole request's messages.
+
+        A turn left without a reply (the caller went on before hearing one: the bot took the turn
+        at a pause inside it) is joined to the next turn's words, so the model reads what the
+        caller said as the one message it was.
+        """
+        out = [self.system_message()]
+        unanswered: list[str] = []
+        for i, turn in enumerate(self.turns):
+            if not turn.replies and i < len(self.turns) - 1 and isinstance(turn.user["content"], str):
+                unanswered.append(turn.user["content"])
+                continue
+            user = turn.user
+            if unanswered and isinstance(user["content"], str):
+                user = {**user, "content": " ".join([*unanswered, user["content"]])}
+            unanswered = []
+            out += [user, *turn.replies]
+        return out
 
     @property
     def budget(self) -> int:

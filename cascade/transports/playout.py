@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from cascade.channel import FrameReceive, FrameSend
 from cascade.frames import BotAudioFrame, BotSpeechEnded, BotSpeechStarted, Frame, Interrupt
 from cascade.session import SessionContext
 from cascade.stage import FrameTypes, Stage
@@ -157,6 +158,10 @@ class PlayoutSink(Stage):
         if self._playout is None:
             self._playout = Playout(self.ctx, self.sample_rate)
         return self._playout
+
+    async def _run(self, ctx: SessionContext, inbox: FrameReceive, outbox: FrameSend) -> None:
+        ctx.plays_audio = True
+        await super()._run(ctx, inbox, outbox)
 
     async def process(self, frame: Frame) -> None:
         """Queue bot audio for playback."""

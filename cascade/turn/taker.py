@@ -19,7 +19,9 @@ playback (``BotSpeechStarted``/``BotSpeechEnded``). Everything it reads is forwa
   final text differs, the speculative reply is discarded with an interrupt and counted as
   wasted; if it matches, it is kept (no second EndOfTurn);
 * an interrupt (``barge-in``) when the caller talks over the bot -- real words, or speech longer
-  than ``min_duration`` that is neither a backchannel ("mm-hmm") nor the bot's own echo;
+  than ``min_duration`` that is neither a backchannel ("mm-hmm") nor the bot's own echo -- or
+  says words before the reply to their last turn started playing (the turn was taken at a pause
+  inside it: the reply is stale, and the new words are read as going on from the old ones);
 * ``TextToSpeak`` with the unheard rest of the interrupted reply after a false interruption (a
   sound with no words), and short acknowledgements at pauses in long turns (backchannels).
 
@@ -197,6 +199,11 @@ class TurnTaker(Stage):
         """The text model's probability for the turn's final text (and that text)."""
         self._last_word_probability: float | None = None
         """The recognizer's probability for the last word of the turn's latest final text."""
+        self._unplayed_turn = ""
+        """The words of the last turn taken, until its reply starts playing."""
+        self._carried = ""
+        """The words of a turn whose reply the caller spoke over before hearing any of it: read
+        before this turn's (the text model and the cues judge the caller's message as a whole)."""
         self._bot_said = ""
         """What the caller heard of the bot's last reply (the text model's context)."""
         self._segment_heard = False
@@ -284,6 +291,7 @@ class TurnTaker(Stage):
             self._bot_response = frame.response_id
             if not frame.response_id.startswith(BACKCHANNEL_PREFIX):
                 self._reply_in_flight = False
+                self._unplayed_turn = ""
                 if self._speaking and self._overlap is None and self.options.interruption.enabled:
                     # the caller spoke again after the turn was taken (the VAD reports speech
                     # late): the reply starts over them and is judged like speech over the bot
@@ -436,7 +444,7 @@ class TurnTaker(Stage):
     def _decide(self, probability: float | None) -> EndpointDecision:
         cue = self._cues()
         text, text_probability = self._text_verdict
-        final_text = cue.final and text == self._turn_text()
+        final_text = cue.final and text == self._reading_text()
         return decide(
             probability,
             cue,
@@ -447,7 +455,7 @@ class TurnTaker(Stage):
 
     async def _read_final_text(self) -> None:
         """The text model's verdict on the turn's transcript, now that a segment is final."""
-        text = self._turn_text()
+        text = self._reading_text()
         if self.text_model is None or self._text_verdict[0] == text:
             return
         p = None
@@ -461,10 +469,14 @@ class TurnTaker(Stage):
     def _cues(self) -> TranscriptCue:
         # the text is final once the recognizer finalized the latest speech segment
         final = self._final_since_stop and not self._speaking and not self._partial.strip()
-        return transcript_cues(self._turn_text(), final=final)
+        return transcript_cues(self._reading_text(), final=final)
 
     def _turn_text(self) -> str:
         return " ".join(t for t in [*self._finals, self._partial] if t.strip()).strip()
+
+    def _reading_text(self) -> str:
+        """The turn's words as the models read them: after those of an unanswered turn it goes on."""
+        return " ".join(t for t in (self._carried, self._turn_text()) if t).strip()
 
     def _has_words(self) -> bool:
         text = self._turn_text()
@@ -491,6 +503,14 @@ class TurnTaker(Stage):
                 self._end_pause()  # the speech over the bot was said and it does not interrupt
             return
         self._segment_heard = True
+        # (a reply prepared in the current pause is checked against its words instead)
+        stale = self._reply_in_flight and self._speaking and self._early is None
+        if stale and self._real_words(frame.text, None):
+            # the caller speaks again before the reply to their last turn plays: the reply is
+            # stale, and what they say now goes on from that turn's words
+            self._reply_in_flight = False
+            self._carried = self._unplayed_turn if self.ctx.plays_audio else ""
+            self.interrupt("barge-in")
         if final:
             self._finals.append(frame.text)
             if frame.text.strip():
@@ -500,12 +520,6 @@ class TurnTaker(Stage):
             await self._read_final_text()
         else:
             self._partial = frame.text
-        # (a reply prepared in the current pause is checked against its words instead)
-        stale = self._reply_in_flight and self._speaking and self._early is None
-        if stale and self._real_words(frame.text, None):
-            # the caller speaks again before the reply to their last turn plays: it is stale
-            self._reply_in_flight = False
-            self.interrupt("barge-in")
         pending = self._pending
         if pending is None:
             await self._speculate_early()
@@ -805,6 +819,8 @@ class TurnTaker(Stage):
         )
 
     def _close_turn(self) -> None:
+        if self._has_words():
+            self._unplayed_turn = self._reading_text()
         self._pending = None
         self._forget_turn()
 
@@ -814,6 +830,7 @@ class TurnTaker(Stage):
         self._last_word_probability = None
         self._partial = ""
         self._final_since_stop = False
+        self._carried = ""
 
     # --- resume and backchannels -----------------------------------------------------------
 

@@ -25,6 +25,12 @@ async def test_a_response_without_audio_is_not_bot_speech() -> None:
     started = [e.response_id for e in result.events if isinstance(e, BotSpeechStarted)]
     ended = [(e.response_id, e.heard_text) for e in result.events if isinstance(e, BotSpeechEnded)]
     assert started == ["apology"] and ended == [("apology", "Sorry.")]
+    assert result.ctx is not None and result.ctx.plays_audio  # replies are heard only once played
+
+
+async def test_a_session_without_a_playout_sink_plays_no_audio() -> None:
+    result = await run_stages([], [audio("r", 0.1, last=True)])  # type: ignore[list-item]
+    assert result.ctx is not None and not result.ctx.plays_audio
 
 
 async def test_held_audio_waits_and_plays_on_from_where_it_stopped() -> None:

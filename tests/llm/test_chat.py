@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from cascade.frames import (
     BotSpeechEnded,
+    BotSpeechStarted,
     EndOfStream,
     EndOfTurn,
     ErrorFrame,
@@ -21,6 +22,7 @@ from cascade.frames import (
     ToolCallResult,
 )
 from cascade.llm import ChatLLM, ContextOptions, tool
+from cascade.session import SessionContext
 from cascade.testing import run_stages
 from cascade.testing.fake_openai import FakeOpenAI, Reply
 from tests.llm.helpers import run_realtime, turns
@@ -178,6 +180,7 @@ async def test_interrupt_closes_the_stream_and_keeps_heard_text() -> None:
         llm = ChatLLM(base_url=server.base_url)
 
         def barge_in(ctx: object) -> None:
+            ctx.broadcast(BotSpeechStarted(pts=0.5, response_id="llm-1"))  # type: ignore[attr-defined]
             ctx.interrupt("barge-in")  # type: ignore[attr-defined]
             ctx.broadcast(BotSpeechEnded(response_id="llm-1", heard_text="The first", interrupted=True))  # type: ignore[attr-defined]
 
@@ -210,23 +213,55 @@ async def test_preemptive_turn_talked_over_is_forgotten() -> None:
     assert users == ["book a table"]
 
 
-@pytest.mark.parametrize(
-    ("reason", "kept"), [("preemptive-discarded:text-changed", False), ("barge-in", True)]
-)
-async def test_a_complete_preemptive_reply_taken_back_before_it_played_is_forgotten(
-    reason: str, kept: bool
-) -> None:
+async def test_a_complete_preemptive_reply_taken_back_before_it_played_is_forgotten() -> None:
     async with FakeOpenAI([Reply(text="Guess."), Reply(text="Answer.")]) as server:
         frames = [
             EndOfTurn(pts=0.05, text="book a", preemptive=True),
             EndOfTurn(pts=0.8, generation=1, text="book a table"),
         ]
         # the whole guess was generated, but held: it never started playing
+        discard = "preemptive-discarded:text-changed"
         await run_realtime(
-            [ChatLLM(base_url=server.base_url)], frames, actions={0.5: lambda c: c.interrupt(reason)}
+            [ChatLLM(base_url=server.base_url)], frames, actions={0.5: lambda c: c.interrupt(discard)}
         )
     users = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "user"]
-    assert users == (["book a", "book a table"] if kept else ["book a table"])
+    assert users == ["book a table"]
+
+
+@pytest.mark.parametrize("playback", ["not yet", "started", "none"])
+async def test_a_reply_interrupted_before_it_played_leaves_no_words_and_its_turn_joins_the_next(
+    playback: str,
+) -> None:
+    async with FakeOpenAI([Reply(text="Your password, please."), Reply(text="Done.")]) as server:
+        frames = [
+            EndOfTurn(pts=0.05, text="Please enter your password."),
+            EndOfTurn(pts=0.8, generation=1, text="followed by the pound key."),
+        ]
+
+        def transport(ctx: SessionContext) -> None:
+            ctx.plays_audio = playback != "none"  # what a transport's playout sink says
+
+        def caller_goes_on(ctx: SessionContext) -> None:
+            if playback == "started":  # the caller heard the reply's first word
+                ctx.broadcast(BotSpeechStarted(pts=0.4, response_id="llm-1"))
+            ctx.interrupt("barge-in")
+            if playback == "started":
+                ctx.broadcast(BotSpeechEnded(response_id="llm-1", heard_text="Your", interrupted=True))
+
+        # the whole reply was generated (the bot took the turn at a pause inside it)
+        await run_realtime(
+            [ChatLLM(base_url=server.base_url)], frames, actions={0.0: transport, 0.5: caller_goes_on}
+        )
+    history = [(m["role"], m["content"]) for m in server.requests[1]["messages"][1:]]
+    if playback == "not yet":  # the model reads what the caller said as the one message it was
+        assert history == [("user", "Please enter your password. followed by the pound key.")]
+    else:  # what was heard (or, with no audio out, written) stays
+        said = "Your" if playback == "started" else "Your password, please."
+        assert history == [
+            ("user", "Please enter your password."),
+            ("assistant", said),
+            ("user", "followed by the pound key."),
+        ]
 
 
 async def test_non_cancellable_tool_finishes_after_barge_in_and_result_is_kept() -> None:

@@ -17,6 +17,7 @@ from cascade.frames import (
     TextToSpeak,
     Word,
 )
+from cascade.session import SessionContext
 from cascade.stage import Stage
 from cascade.testing import run_stages
 from cascade.testing.fakes import FakeLLM, FakeTTS
@@ -451,6 +452,38 @@ async def test_the_text_model_reads_the_caller_after_the_bots_last_words() -> No
     result = await run_stages(chain, frames)
     assert len(result.timelines) == 2 and sink.played_at
     assert reader.asked == [("I'd like to book a table.", ""), ("two people", "Sure, one pizza.")]
+
+
+@pytest.mark.parametrize("plays_audio", [True, False])
+async def test_words_after_a_turn_whose_reply_never_played_are_read_as_its_continuation(
+    plays_audio: bool,
+) -> None:
+    # the turn is taken at a pause inside it; the caller goes on before the reply plays
+    spans = [(0.5, 1.5), (2.6, 3.6)]
+    frames = timeline(
+        caller_frames(7.0, spans),
+        vad(spans),
+        [partial(1.3, "Please enter your password"), final(1.8, "Please enter your password.")],
+        [partial(3.0, "followed by the"), final(3.9, "followed by the pound key.")],
+    )
+    reader = ScriptedReader({"followed by the pound key.": 1e-4})
+
+    def transport(ctx: SessionContext) -> None:
+        ctx.plays_audio = plays_audio  # what a transport's playout sink says (none runs here)
+
+    result = await run_stages([reading_taker(reader)], frames, actions={0.0: transport})
+    stale = result.interrupts[0]
+    assert stale.reason == "barge-in" and stale.pts == pytest.approx(3.0)  # the reply never played
+    second = turns(result.frames)[-1]
+    assert second.text == "followed by the pound key."  # the turn's own words (the LLM joins them)
+    if plays_audio:
+        assert [text for text, _ in reader.asked] == [
+            "Please enter your password.",
+            "Please enter your password. followed by the pound key.",
+        ]
+        assert second.pts < 4.2  # read alone, the words would have held the turn for max_delay
+    else:  # a text reply was delivered when written: the new words are a turn of their own
+        assert reader.asked[-1][0] == "followed by the pound key." and second.pts > 5.0
 
 
 async def test_a_one_word_turn_is_not_given_to_the_text_model() -> None:

@@ -18,7 +18,7 @@ from cascade.turn.smart_turn import SmartTurnDetector
 from cascade.turn.text_turn import TextTurnDetector
 from cascade.turn.vad import SileroVAD, VADOptions
 from tests.turn.conftest import ASTERISK, LIBRIVOX, longest_inner_gap, recording
-from tests.turn.helpers import RATE, bot_reply_frames, final, timeline
+from tests.turn.helpers import RATE, bot_reply_frames, final, partial, timeline
 
 pytestmark = pytest.mark.integration
 
@@ -127,6 +127,39 @@ async def test_the_text_model_holds_a_turn_the_audio_model_hears_as_finished(
     else:  # the audio model alone takes the turn in the pause
         assert pause_start < ends[0].pts < pause_end
         assert ends[0].text == "Your message has been successfully"
+
+
+@pytest.mark.anyio
+async def test_words_after_a_turn_taken_in_a_long_pause_are_read_with_it(
+    smart_turn: SmartTurnDetector, text_turn: TextTurnDetector
+) -> None:
+    """ "Press 7 to delete ... this message": the pause outlasts the longest wait, so the turn is
+    taken, and the caller goes on before its reply plays. Read alone, "this message" sounds
+    unfinished to the text model (the turn would wait seconds more); read after the words it
+    goes on from, it ends the message and the turn is taken at once."""
+    audio = recording(ASTERISK / "vm-delete.wav")
+    cut = round(1.17 * RATE)  # the quiet stretch between "delete" and "this"
+    lead, pause = np.zeros(RATE // 2, np.float32), np.zeros(3 * RATE, np.float32)
+    turn_audio = np.concatenate([lead, audio[:cut], pause, audio[cut:], np.zeros(4 * RATE, np.float32)])
+    pause_start, resume = (len(lead) + cut) / RATE, (len(lead) + cut + len(pause)) / RATE
+    end_of_speech = resume + (len(audio) - cut) / RATE
+    words = [
+        final(pause_start + 0.3, "Press 7 to delete."),
+        partial(resume + 0.6, "this"),
+        final(end_of_speech + 0.3, "this message."),
+    ]
+    turn = TurnTaker(model=smart_turn, text_model=text_turn, offload=False)
+    result = await run_stages(
+        [SileroVAD(VADOptions(min_silence=0.2)), turn],
+        timeline(frames_of(turn_audio), words),
+        tail=0.5,
+        actions={0.0: lambda ctx: setattr(ctx, "plays_audio", True)},  # a phone or browser call
+    )
+    first, second = [f for f in result.frames if isinstance(f, EndOfTurn) and not f.preemptive]
+    assert pause_start < first.pts < resume and first.text == "Press 7 to delete."
+    assert result.interrupts[0].reason == "barge-in"  # its reply, not played yet, is stale
+    assert second.text == "this message."
+    assert end_of_speech < second.pts < end_of_speech + 1.0
 
 
 @pytest.mark.anyio
