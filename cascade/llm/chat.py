@@ -288,7 +288,8 @@ class ChatLLM(Stage):
             turn = self.conversation.add_user(
                 frame.text, response_id=response_id, preemptive=frame.preemptive
             )
-            self._unheard[response_id] = turn  # until its audio starts playing
+            if frame.preemptive or self.ctx.plays_audio:
+                self._unheard[response_id] = turn  # until its audio starts playing
             reply = _Reply(response_id, frame.generation, turn)
             try:
                 await self._answer(reply)
