@@ -52,6 +52,11 @@ class EndpointingOptions(_Options):
     guessed text stand)."""
     pre_speech: float = Field(default=0.5, ge=0.0)
     """Audio kept before the turn's first speech for the audio model."""
+    patience_step: float = Field(default=0.3, ge=0.0)
+    """Added to ``min_delay`` for the rest of the call each time the caller goes on before hearing
+    the reply, within ``uncertain_delay`` of the turn being taken (it was taken at a pause inside
+    it): a caller who pauses after finished-sounding clauses is cut into once, not at every such
+    pause. Never beyond ``uncertain_delay``."""
 
     @model_validator(mode="after")
     def _ordered(self) -> EndpointingOptions:

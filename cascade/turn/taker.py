@@ -201,9 +201,14 @@ class TurnTaker(Stage):
         """The recognizer's probability for the last word of the turn's latest final text."""
         self._unplayed_turn = ""
         """The words of the last turn taken, until its reply starts playing."""
+        self._taken_at = -1e9
+        """When the last turn with words was taken."""
         self._carried = ""
         """The words of a turn whose reply the caller spoke over before hearing any of it: read
         before this turn's (the text model and the cues judge the caller's message as a whole)."""
+        self._endpointing = self.options.endpointing
+        """The endpointing options in force: ``min_delay`` grows each time this caller went on
+        after the turn was taken (``patience_step``)."""
         self._bot_said = ""
         """What the caller heard of the bot's last reply (the text model's context)."""
         self._segment_heard = False
@@ -232,6 +237,7 @@ class TurnTaker(Stage):
             "echo_frames": 0,
             "preemptive": 0,
             "preemptive_wasted": 0,
+            "early_end": 0,
             "backchannel": 0,
             "paused": 0,
             "pause_resumed": 0,
@@ -441,6 +447,14 @@ class TurnTaker(Stage):
 
     # --- transcripts -----------------------------------------------------------------------
 
+    def _be_more_patient(self) -> None:
+        """The turn was taken at a pause inside it: wait longer at this caller's next pauses."""
+        opts = self._endpointing
+        longer = min(opts.min_delay + opts.patience_step, opts.uncertain_delay)
+        self._endpointing = opts.model_copy(update={"min_delay": longer})
+        self.stats["early_end"] += 1
+        log.debug("the caller went on after the turn was taken: min_delay %.2f s", longer)
+
     def _decide(self, probability: float | None) -> EndpointDecision:
         cue = self._cues()
         text, text_probability = self._text_verdict
@@ -448,7 +462,7 @@ class TurnTaker(Stage):
         return decide(
             probability,
             cue,
-            self.options.endpointing,
+            self._endpointing,
             text_probability if final_text else None,
             last_word_probability=self._last_word_probability if cue.final else None,
         )
@@ -510,6 +524,9 @@ class TurnTaker(Stage):
             # stale, and what they say now goes on from that turn's words
             self._reply_in_flight = False
             self._carried = self._unplayed_turn if self.ctx.plays_audio else ""
+            went_on = None if self._turn_start is None else self._turn_start - self._taken_at
+            if self._carried and went_on is not None and went_on <= self._endpointing.uncertain_delay:
+                self._be_more_patient()  # a pause inside the turn, not a new question to a slow bot
             self.interrupt("barge-in")
         if final:
             self._finals.append(frame.text)
@@ -821,6 +838,7 @@ class TurnTaker(Stage):
     def _close_turn(self) -> None:
         if self._has_words():
             self._unplayed_turn = self._reading_text()
+            self._taken_at = self.clock.now()
         self._pending = None
         self._forget_turn()
 

@@ -9,6 +9,7 @@ import pytest
 
 from cascade.frames import (
     BotSpeechEnded,
+    BotSpeechStarted,
     EndOfTurn,
     FinalTranscript,
     Frame,
@@ -484,6 +485,51 @@ async def test_words_after_a_turn_whose_reply_never_played_are_read_as_its_conti
         assert second.pts < 4.2  # read alone, the words would have held the turn for max_delay
     else:  # a text reply was delivered when written: the new words are a turn of their own
         assert reader.asked[-1][0] == "followed by the pound key." and second.pts > 5.0
+
+
+async def test_a_caller_who_went_on_after_an_early_end_gets_a_longer_wait() -> None:
+    # two sentences, each with a short pause after words that sound finished ("..., | and ...")
+    spans = [(0.5, 1.5), (2.1, 3.0), (6.0, 7.0), (7.4, 8.3)]
+    frames = timeline(
+        caller_frames(11.0, spans),
+        vad(spans),
+        [final(1.8, "Please enter your password.")],
+        [partial(2.5, "followed by the"), final(3.3, "followed by the pound key.")],
+        [final(7.3, "I'd like to change my pin.")],
+        [partial(7.9, "if that is possible"), final(8.6, "if that is possible.")],
+    )
+
+    def transport(ctx: SessionContext) -> None:
+        ctx.plays_audio = True
+
+    def reply(ctx: SessionContext) -> None:  # the bot answers between the two sentences
+        ctx.broadcast(BotSpeechStarted(pts=4.0, response_id="r1"))
+        ctx.broadcast(BotSpeechEnded(response_id="r1", heard_text="Thanks."))
+
+    turn = reading_taker(ScriptedReader({}))
+    result = await run_stages([turn], frames, actions={0.0: transport, 4.0: reply})
+    taken = [t.end_of_turn for t in result.timelines if t.end_of_turn is not None]
+    assert 1.5 < taken[0] < 2.1  # the first pause is taken as the end ...
+    assert turn.stats["early_end"] == 1  # ... and the caller went on
+    opts = EndpointingOptions()
+    assert [t for t in taken if 7.0 < t < 7.4] == []  # the same kind of pause later is waited out
+    assert taken[-1] == pytest.approx(8.3 + opts.min_delay + opts.patience_step, abs=0.05)
+
+
+async def test_asking_again_while_the_reply_is_slow_is_not_an_early_end() -> None:
+    spans = [(0.5, 1.5), (4.0, 5.0)]  # the caller speaks again 2 s after the turn was taken
+    frames = timeline(
+        caller_frames(7.0, spans),
+        vad(spans),
+        [final(1.8, "What time do you close?")],
+        [partial(4.5, "hello are you"), final(5.3, "Hello, are you there?")],
+    )
+    reader = ScriptedReader({})
+    turn = reading_taker(reader)
+    result = await run_stages([turn], frames, actions={0.0: lambda ctx: setattr(ctx, "plays_audio", True)})
+    assert [i.reason for i in result.interrupts][:1] == ["barge-in"]  # the reply that never came
+    assert turn.stats["early_end"] == 0  # not a pause inside the turn: the quick wait stays
+    assert reader.asked[-1][0] == "What time do you close? Hello, are you there?"
 
 
 async def test_a_one_word_turn_is_not_given_to_the_text_model() -> None:
