@@ -15,6 +15,7 @@ from cascade.frames import (
     SpeechStopped,
     UserAudioFrame,
 )
+from cascade.session import SessionContext
 
 RATE = 16000
 HOP = 0.02
@@ -60,6 +61,11 @@ def vad(spans: Iterable[tuple[float, float]], *, delay: float = 0.2) -> list[tup
         out.append((start, SpeechStarted(pts=start)))
         out.append((end + delay, SpeechStopped(pts=end, speech_start=start)))
     return out
+
+
+def plays_audio(ctx: SessionContext) -> None:
+    """Tell the session that the bot's audio is played (what a transport's playout sink does)."""
+    ctx.plays_audio = True
 
 
 def partial(t: float, text: str) -> PartialTranscript:

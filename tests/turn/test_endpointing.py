@@ -25,7 +25,7 @@ from cascade.testing.fakes import FakeLLM, FakeTTS
 from cascade.testing.sinks import PacedSink
 from cascade.turn import TurnOptions, TurnTaker
 from cascade.turn.options import BackchannelOptions, EndpointingOptions, PreemptiveOptions
-from tests.turn.helpers import caller_frames, final, late, partial, timeline, vad
+from tests.turn.helpers import caller_frames, final, late, partial, plays_audio, timeline, vad
 
 pytestmark = pytest.mark.anyio
 
@@ -499,15 +499,12 @@ async def test_a_caller_who_went_on_after_an_early_end_gets_a_longer_wait() -> N
         [partial(7.9, "if that is possible"), final(8.6, "if that is possible.")],
     )
 
-    def transport(ctx: SessionContext) -> None:
-        ctx.plays_audio = True
-
     def reply(ctx: SessionContext) -> None:  # the bot answers between the two sentences
         ctx.broadcast(BotSpeechStarted(pts=4.0, response_id="r1"))
         ctx.broadcast(BotSpeechEnded(response_id="r1", heard_text="Thanks."))
 
     turn = reading_taker(ScriptedReader({}))
-    result = await run_stages([turn], frames, actions={0.0: transport, 4.0: reply})
+    result = await run_stages([turn], frames, actions={0.0: plays_audio, 4.0: reply})
     taken = [t.end_of_turn for t in result.timelines if t.end_of_turn is not None]
     assert 1.5 < taken[0] < 2.1  # the first pause is taken as the end ...
     assert turn.stats["early_end"] == 1  # ... and the caller went on
@@ -526,7 +523,7 @@ async def test_asking_again_while_the_reply_is_slow_is_not_an_early_end() -> Non
     )
     reader = ScriptedReader({})
     turn = reading_taker(reader)
-    result = await run_stages([turn], frames, actions={0.0: lambda ctx: setattr(ctx, "plays_audio", True)})
+    result = await run_stages([turn], frames, actions={0.0: plays_audio})
     assert [i.reason for i in result.interrupts][:1] == ["barge-in"]  # the reply that never came
     assert turn.stats["early_end"] == 0  # not a pause inside the turn: the quick wait stays
     assert reader.asked[-1][0] == "What time do you close? Hello, are you there?"

@@ -18,7 +18,7 @@ from cascade.turn.smart_turn import SmartTurnDetector
 from cascade.turn.text_turn import TextTurnDetector
 from cascade.turn.vad import SileroVAD, VADOptions
 from tests.turn.conftest import ASTERISK, LIBRIVOX, longest_inner_gap, recording
-from tests.turn.helpers import RATE, bot_reply_frames, final, partial, timeline
+from tests.turn.helpers import RATE, bot_reply_frames, final, partial, plays_audio, timeline
 
 pytestmark = pytest.mark.integration
 
@@ -153,7 +153,7 @@ async def test_words_after_a_turn_taken_in_a_long_pause_are_read_with_it(
         [SileroVAD(VADOptions(min_silence=0.2)), turn],
         timeline(frames_of(turn_audio), words),
         tail=0.5,
-        actions={0.0: lambda ctx: setattr(ctx, "plays_audio", True)},  # a phone or browser call
+        actions={0.0: plays_audio},  # a phone or browser call
     )
     ends = [f for f in result.frames if isinstance(f, EndOfTurn)]
     assert pause_start < ends[0].pts < resume and ends[0].text == "Press 7 to delete."
