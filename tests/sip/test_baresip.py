@@ -29,10 +29,13 @@ async def test_baresip_call_records_a_spoken_answer(tmp_path: Path, whisper: Any
         command = baresip_command(config, f"sip:bot@127.0.0.1:{bridge.port}", len(caller) // 8000 + 4)
         result = await anyio.run_process(command, check=False, cwd=tmp_path)
         log = result.stdout.decode(errors="replace")
-        await wait_until(lambda: bool(bridge.finished), 5)
+        try:  # (an unanswered BYE would end the call by the RTP timeout, 5 s)
+            await wait_until(lambda: bool(bridge.finished), 10)
+        except AssertionError:
+            pytest.fail(f"the bridge has not finished the call; baresip said:\n{log[-2000:]}")
     assert "Call established" in log, log[-2000:]
     record = bridge.finished[0]
-    assert record.end_reason == "caller hung up" and not record.error
+    assert record.end_reason == "caller hung up" and not record.error, (record, log[-2000:])
     assert record.packets_in >= len(caller) / 160 * 0.9
     recordings = sorted(config.glob("dump-*-dec.wav"))
     assert recordings, f"baresip recorded nothing:\n{log[-2000:]}"
