@@ -447,6 +447,16 @@ class TurnTaker(Stage):
 
     # --- transcripts -----------------------------------------------------------------------
 
+    def _drop_stale_reply(self) -> None:
+        """The caller speaks again before the reply to their last turn plays: the reply is stale,
+        and what they say now goes on from that turn's words."""
+        self._reply_in_flight = False
+        self._carried = self._unplayed_turn if self.ctx.plays_audio else ""
+        went_on = None if self._turn_start is None else self._turn_start - self._taken_at
+        if self._carried and went_on is not None and went_on <= self._endpointing.uncertain_delay:
+            self._be_more_patient()  # a pause inside the turn, not a new question to a slow bot
+        self.interrupt("barge-in")
+
     def _be_more_patient(self) -> None:
         """The turn was taken at a pause inside it: wait longer at this caller's next pauses."""
         opts = self._endpointing
@@ -520,14 +530,7 @@ class TurnTaker(Stage):
         # (a reply prepared in the current pause is checked against its words instead)
         stale = self._reply_in_flight and self._speaking and self._early is None
         if stale and self._real_words(frame.text, None):
-            # the caller speaks again before the reply to their last turn plays: the reply is
-            # stale, and what they say now goes on from that turn's words
-            self._reply_in_flight = False
-            self._carried = self._unplayed_turn if self.ctx.plays_audio else ""
-            went_on = None if self._turn_start is None else self._turn_start - self._taken_at
-            if self._carried and went_on is not None and went_on <= self._endpointing.uncertain_delay:
-                self._be_more_patient()  # a pause inside the turn, not a new question to a slow bot
-            self.interrupt("barge-in")
+            self._drop_stale_reply()
         if final:
             self._finals.append(frame.text)
             if frame.text.strip():
