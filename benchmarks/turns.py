@@ -17,7 +17,11 @@ delay after ``end_of_speech`` (p50/p95) and missed ends (no decision within the 
 end-of-turn delay is when the reply starts (a preemptive one on the partial text); its audio is
 held until the final transcript confirms the turn, so the delay at which the caller can hear the
 bot is reported as well (``turn_taken_delay``). The baselines end the turn after a fixed VAD
-silence of 0.5 s and 0.8 s on the same VAD segments.
+silence of 0.5 s and 0.8 s on the same VAD segments. ``ours_as_call`` runs each recording once
+more as a call, with a scripted reply whose first audio comes ``--reply-latency`` seconds after it
+starts: a turn taken in a pause is heard only if the bot's audio plays before the caller goes on
+(a reply the caller speaks over before it plays is dropped unheard), so ``heard_cut_in_rate`` is
+what callers hear of the false cut-ins; ``first_audio_delay`` is the caller's wait after their end.
 
 Barge-in (``{"wav", "speech_start", "kind"}``): the clip is played while the bot speaks; reported
 are interruption success (kind ``interrupt`` cancelled the reply within 2 s), latency from speech
@@ -74,7 +78,7 @@ from cascade.frames import (
 )
 from cascade.stage import Stage
 from cascade.testing import run_stages
-from cascade.testing.fakes import FakeTTS
+from cascade.testing.fakes import FakeLLM, FakeTTS
 from cascade.transports.playout import PlayoutSink
 from cascade.turn import TurnOptions, TurnTaker
 from cascade.turn.options import EndpointingOptions, InterruptionOptions
@@ -400,6 +404,32 @@ class EndpointRun:
     wasted: int
 
 
+async def run_call_item(
+    item: dict[str, Any],
+    whisper: Whisper,
+    models: tuple[TimedModel | None, TimedModel | None],
+    args: argparse.Namespace,
+) -> float | None:
+    """The recording as a call: each turn taken gets a reply whose audio reaches the caller
+    ``args.reply_latency`` after the reply starts (held until the turn is taken, dropped unheard
+    when the caller goes on first). Returns when the caller first heard the bot (None: never)."""
+    audio = load_audio(item["path"], RATE)
+    recognizer = await recognizer_for(audio, whisper, args)
+    turn = TurnTaker(TurnOptions(), model=models[0], text_model=models[1], offload=False)
+    sink = TickSink()
+    stages = [
+        SileroVAD(VADOptions(min_silence=args.vad_silence)),
+        recognizer,
+        turn,
+        FakeLLM("Sure. Let me look that up for you.", ttft=max(0.0, args.reply_latency - HOP)),
+        FakeTTS(word_seconds=0.28, latency=0.0),
+        turn.playback_monitor(),
+        sink,
+    ]
+    await run_stages(stages, audio_frames(audio), tail=3.0)
+    return next((t - HOP for t, played in sink.ticks if played), None)
+
+
 async def run_endpointing_item(
     item: dict[str, Any],
     whisper: Whisper,
@@ -475,6 +505,7 @@ async def bench_endpointing(
     per_item = []
     speculative: list[tuple[dict[str, Any], float | None]] = []
     taken: list[tuple[dict[str, Any], float | None]] = []
+    heard: list[tuple[dict[str, Any], float | None]] = []
     for item in items:
         row: dict[str, Any] = {
             "wav": item["wav"],
@@ -491,6 +522,9 @@ async def bench_endpointing(
                 row["ours_taken"] = None if run.taken is None else round(run.taken, 3)
                 speculative.append((item, run.first_any))
                 taken.append((item, run.taken))
+                heard_at = await run_call_item(item, whisper, models, args)
+                heard.append((item, heard_at))
+                row["ours_heard"] = None if heard_at is None else round(heard_at, 3)
         horizon = item["end_of_speech"] + args.horizon
         for silence, name in ((0.5, "vad_silence_0.5s"), (0.8, "vad_silence_0.8s")):
             decided = silence_baseline(events, silence, horizon)
@@ -507,6 +541,17 @@ async def bench_endpointing(
     audible = score_endpointing(taken, args.horizon)
     report["ours"]["turn_taken_delay_p50"] = audible["eot_delay_p50"]
     report["ours"]["turn_taken_delay_p95"] = audible["eot_delay_p95"]
+    # the same turns as calls: a turn taken in a pause is heard only if the caller is still
+    # silent when the reply's first audio arrives (else the reply is dropped unheard)
+    call = score_endpointing(heard, args.horizon + args.reply_latency)
+    report["ours_as_call"] = {
+        "reply_latency": args.reply_latency,
+        "heard_cut_in_rate": call["false_cut_in_rate"],
+        "heard_cut_ins": call["false_cut_ins"],
+        "first_audio_delay_p50": call["eot_delay_p50"],
+        "first_audio_delay_p95": call["eot_delay_p95"],
+        "missed_ends": call["missed_ends"],
+    }
     if args.per_item:
         report["per_item"] = per_item
     return report
@@ -688,6 +733,12 @@ def main(argv: Sequence[str] | None = None, run: Callable[..., Any] = anyio.run)
     )
     parser.add_argument(
         "--horizon", type=float, default=3.0, help="a decision later than this is a missed end"
+    )
+    parser.add_argument(
+        "--reply-latency",
+        type=float,
+        default=0.4,
+        help="seconds from a reply's start to its first audio in the call simulation (ours_as_call)",
     )
     parser.add_argument("--per-item", action="store_true", help="include per-item results")
     parser.add_argument(

@@ -82,6 +82,8 @@ PAUSE_HOLD = "barge-in-pause"
 """The playback hold taken while caller speech over the bot is not yet known to interrupt."""
 SPECULATIVE_HOLD = "speculative"
 """The playback hold on a preemptive reply until its turn is confirmed."""
+RESUMED_HOLD = "caller-resumed"
+"""The playback hold on a reply not yet played while the caller, who spoke again, is judged."""
 
 
 @dataclass
@@ -220,6 +222,8 @@ class TurnTaker(Stage):
         self._overlap: _Overlap | None = None
         self._bot_response: str | None = None
         self._reply_in_flight = False
+        self._held_for_caller = False
+        """The reply to the last turn, not yet played, waits while the caller speaks again."""
         self._last_heard: dict[str, str] = {}
         self._resume_for: str | None = None
         self._backchannel_at: float | None = None
@@ -269,6 +273,7 @@ class TurnTaker(Stage):
         # a speculative reply still held stands, and a paused one goes on: let them play out
         self.ctx.release_playback(SPECULATIVE_HOLD)
         self.ctx.release_playback(PAUSE_HOLD)
+        self._release_for_caller()
 
     # --- frames ----------------------------------------------------------------------------
 
@@ -364,6 +369,8 @@ class TurnTaker(Stage):
                 self._discard_preemptive("caller-continued")
                 return
         bot = self._bot_response
+        if bot is None and self._reply_in_flight and self.options.interruption.pause_on_speech:
+            self._hold_for_caller()
         if bot is not None and bot.startswith(BACKCHANNEL_PREFIX):
             self.interrupt("backchannel-yield")  # never talk over the caller
         elif bot is not None and self.options.interruption.enabled:
@@ -447,10 +454,22 @@ class TurnTaker(Stage):
 
     # --- transcripts -----------------------------------------------------------------------
 
+    def _hold_for_caller(self) -> None:
+        """The caller speaks again after their turn was taken, before its reply plays: the reply
+        waits until their words (it is stale) or a sound without words (it plays) say which."""
+        self._held_for_caller = True
+        self.ctx.hold_playback(RESUMED_HOLD)
+
+    def _release_for_caller(self) -> None:
+        if self._held_for_caller:
+            self._held_for_caller = False
+            self.ctx.release_playback(RESUMED_HOLD)
+
     def _drop_stale_reply(self) -> None:
         """The caller speaks again before the reply to their last turn plays: the reply is stale,
         and what they say now goes on from that turn's words."""
         self._reply_in_flight = False
+        self._held_for_caller = False  # the interrupt drops the reply and its holds
         self._carried = self._unplayed_turn if self.ctx.plays_audio else ""
         went_on = None if self._turn_start is None else self._turn_start - self._taken_at
         if self._carried and went_on is not None and went_on <= self._endpointing.uncertain_delay:
@@ -528,7 +547,8 @@ class TurnTaker(Stage):
             return
         self._segment_heard = True
         # (a reply prepared in the current pause is checked against its words instead)
-        stale = self._reply_in_flight and self._speaking and self._early is None
+        again = self._speaking or self._held_for_caller  # words said after the turn was taken
+        stale = self._reply_in_flight and again and self._early is None
         if stale and self._real_words(frame.text, None):
             self._drop_stale_reply()
         if final:
@@ -537,6 +557,8 @@ class TurnTaker(Stage):
                 self._last_word_probability = frame.words[-1].probability if frame.words else None
             self._partial = ""
             self._final_since_stop = not self._speaking
+            if self._final_since_stop and not self._has_words():
+                self._release_for_caller()  # a cough or a breath: the reply plays now
             await self._read_final_text()
         else:
             self._partial = frame.text
@@ -839,6 +861,7 @@ class TurnTaker(Stage):
         )
 
     def _close_turn(self) -> None:
+        self._release_for_caller()
         if self._has_words():
             self._unplayed_turn = self._reading_text()
             self._taken_at = self.clock.now()

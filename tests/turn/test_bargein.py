@@ -11,7 +11,7 @@ import pytest
 from cascade.frames import BotAudioFrame, BotSpeechEnded, BotSpeechStarted, EndOfTurn, Frame, TextToSpeak
 from cascade.session import SessionContext
 from cascade.testing import run_stages
-from cascade.testing.fakes import FakeTTS
+from cascade.testing.fakes import FakeLLM, FakeTTS
 from cascade.testing.sinks import PacedSink
 from cascade.turn import TurnOptions, TurnTaker
 from cascade.turn.options import InterruptionOptions
@@ -257,6 +257,45 @@ async def test_speaking_again_before_the_reply_plays_makes_it_stale() -> None:
     assert first.text == "What time is it" and second.text == "in Tokyo I mean"
     assert [i.reason for i in result.interrupts] == ["barge-in"]
     assert result.interrupts[0].pts == pytest.approx(3.0)
+
+
+def replying_chain(turn: TurnTaker) -> tuple[PacedSink, list[object]]:
+    """The turn-taker, a reply whose audio is ready 0.6 s after the turn is taken, a transport."""
+    sink = PacedSink()
+    return sink, [turn, FakeLLM("It is nine.", ttft=0.6), FakeTTS(latency=0.0), turn.playback_monitor(), sink]
+
+
+async def test_a_reply_ready_while_the_caller_speaks_again_waits_for_their_words() -> None:
+    # the turn is taken at 1.8 s, the caller goes on at 2.0 s, the reply is ready at 2.4 s: the
+    # bot does not start talking over them, and their words (2.8 s) make the reply stale
+    spans = [(0.5, 1.5), (2.0, 3.5)]
+    frames = timeline(
+        caller_frames(5.0, spans),
+        vad(spans),
+        [partial(1.4, "What time is it"), final(1.8, "What time is it?")],
+        [partial(2.8, "in Tokyo I mean"), final(3.8, "In Tokyo, I mean.")],
+    )
+    sink, chain = replying_chain(taker(TurnOptions()))
+    result = await run_stages(chain, frames)  # type: ignore[arg-type]
+    assert [(i.reason, i.pts) for i in result.interrupts][:1] == [("barge-in", pytest.approx(2.8))]
+    assert [t for t in sink.played_at if t < 3.5] == []  # not a sample over the caller
+    assert [t for t in sink.played_at if t > 3.5]  # the whole question is answered
+
+
+async def test_a_reply_held_for_a_sound_without_words_plays_after_it() -> None:
+    spans = [(0.5, 1.5), (2.0, 2.4)]  # a cough after the turn was taken, before the reply plays
+    frames = timeline(
+        caller_frames(5.0, spans),
+        vad(spans),
+        [partial(1.4, "What time is it"), final(1.8, "What time is it?")],
+        [final(2.7, "")],
+    )
+    sink, chain = replying_chain(taker(TurnOptions()))
+    result = await run_stages(chain, frames)  # type: ignore[arg-type]
+    assert result.interrupts == []
+    assert sink.played_at and sink.played_at[0] == pytest.approx(2.72, abs=0.03)  # after the final
+    (ended,) = [e for e in result.events if isinstance(e, BotSpeechEnded)]
+    assert ended.heard_text.strip() == "It is nine."
 
 
 async def test_a_reply_that_starts_while_the_caller_speaks_again_is_paused_and_interrupted() -> None:
