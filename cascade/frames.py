@@ -117,6 +117,14 @@ class SpeechStarted(Frame):
     probability: float = 1.0
 
 
+class SpeechOnset(Frame):
+    """VAD: the caller's audio sounds like speech since ``pts``, not yet for the VAD's
+    ``min_speech``: a ``SpeechStarted`` follows by the audio time ``confirm_by`` if it goes on,
+    nothing if it was a click or a breath. Lets the bot hold a reply it was about to start."""
+
+    confirm_by: float = 0.0
+
+
 class SpeechStopped(Frame):
     """VAD: the caller stopped speaking at ``pts`` (after the VAD's minimum silence)."""
 

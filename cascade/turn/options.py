@@ -83,8 +83,9 @@ class InterruptionOptions(_Options):
     echo, before knowing what it is: the bot goes quiet as fast as a person would. Words or long
     speech then turn the pause into an interruption; a backchannel, a cough or silence lets the
     reply go on from the very sample where it paused. A reply that has not started yet when the
-    caller speaks again after their turn was taken waits the same way: their words make it stale
-    (dropped unheard), a sound without words lets it play."""
+    caller speaks again after their turn was taken waits the same way, from the first sound the
+    VAD hears as possible speech (``SpeechOnset``): their words make it stale (dropped unheard), a
+    sound without words lets it play."""
     min_duration: float = Field(default=0.3, ge=0.0)
     """Speech over the bot needed to interrupt without words (coughs and clicks are shorter)
     when the bot is not paused (``pause_on_speech`` off)."""

@@ -50,7 +50,9 @@ from cascade.frames import (
     EndOfTurn,
     FinalTranscript,
     Frame,
+    Interrupt,
     PartialTranscript,
+    SpeechOnset,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
@@ -84,6 +86,8 @@ SPECULATIVE_HOLD = "speculative"
 """The playback hold on a preemptive reply until its turn is confirmed."""
 RESUMED_HOLD = "caller-resumed"
 """The playback hold on a reply not yet played while the caller, who spoke again, is judged."""
+_ONSET_GRACE = 0.1
+"""Time after a ``SpeechOnset``'s ``confirm_by`` for the VAD's ``SpeechStarted`` to arrive."""
 
 
 @dataclass
@@ -144,6 +148,7 @@ class TurnTaker(Stage):
 
     inputs = (
         UserAudioFrame,
+        SpeechOnset,
         SpeechStarted,
         SpeechStopped,
         SpeechPaused,
@@ -224,6 +229,8 @@ class TurnTaker(Stage):
         self._reply_in_flight = False
         self._held_for_caller = False
         """The reply to the last turn, not yet played, waits while the caller speaks again."""
+        self._onset_until: float | None = None
+        """The held reply plays at this time unless the VAD confirms the onset as speech."""
         self._last_heard: dict[str, str] = {}
         self._resume_for: str | None = None
         self._backchannel_at: float | None = None
@@ -284,6 +291,8 @@ class TurnTaker(Stage):
             self._keep_audio(frame)
             if self._overlap is not None and self._speaking:
                 self._check_overlap_audio(frame)
+        elif isinstance(frame, SpeechOnset):
+            self._on_speech_onset(frame)
         elif isinstance(frame, SpeechStarted):
             await self._on_speech_started(frame)
         elif isinstance(frame, SpeechStopped):
@@ -353,7 +362,15 @@ class TurnTaker(Stage):
     def _bot_busy(self) -> bool:
         return self._bot_response is not None
 
+    def _on_speech_onset(self, frame: SpeechOnset) -> None:
+        """The caller may be starting to speak: a reply about to play waits until the VAD knows."""
+        unplayed = self._bot_response is None and self._reply_in_flight
+        if unplayed and not self._held_for_caller and self.options.interruption.pause_on_speech:
+            self._hold_for_caller()
+            self._onset_until = frame.confirm_by + _ONSET_GRACE
+
     async def _on_speech_started(self, frame: SpeechStarted) -> None:
+        self._onset_until = None  # judged as speech from here
         self._speaking = True
         self._segment_start = frame.pts
         self._segment_heard = False
@@ -454,6 +471,12 @@ class TurnTaker(Stage):
 
     # --- transcripts -----------------------------------------------------------------------
 
+    def interrupt(self, reason: str = "") -> Interrupt:
+        """Start a new generation: the session drops the bot's audio and every hold on it."""
+        self._held_for_caller = False
+        self._onset_until = None
+        return super().interrupt(reason)
+
     def _hold_for_caller(self) -> None:
         """The caller speaks again after their turn was taken, before its reply plays: the reply
         waits until their words (it is stale) or a sound without words (it plays) say which."""
@@ -461,6 +484,7 @@ class TurnTaker(Stage):
         self.ctx.hold_playback(RESUMED_HOLD)
 
     def _release_for_caller(self) -> None:
+        self._onset_until = None
         if self._held_for_caller:
             self._held_for_caller = False
             self.ctx.release_playback(RESUMED_HOLD)
@@ -469,7 +493,6 @@ class TurnTaker(Stage):
         """The caller speaks again before the reply to their last turn plays: the reply is stale,
         and what they say now goes on from that turn's words."""
         self._reply_in_flight = False
-        self._held_for_caller = False  # the interrupt drops the reply and its holds
         self._carried = self._unplayed_turn if self.ctx.plays_audio else ""
         went_on = None if self._turn_start is None else self._turn_start - self._taken_at
         if self._carried and went_on is not None and went_on <= self._endpointing.uncertain_delay:
@@ -685,6 +708,8 @@ class TurnTaker(Stage):
                 times.append(p.decided_at + self.options.endpointing.final_transcript_timeout)
         if self._backchannel_at is not None:
             times.append(self._backchannel_at)
+        if self._onset_until is not None:
+            times.append(self._onset_until)
         overlap = self._overlap
         if overlap is not None and overlap.closed_at is not None:
             times.append(overlap.closed_at + self.options.endpointing.final_transcript_timeout)
@@ -718,6 +743,8 @@ class TurnTaker(Stage):
     async def _fire(self, now: float) -> None:
         if self._backchannel_at is not None and now >= self._backchannel_at:
             await self._say_backchannel()
+        if self._onset_until is not None and now >= self._onset_until:
+            self._release_for_caller()  # a click or a breath, not speech
         overlap = self._overlap
         wait = self.options.endpointing.final_transcript_timeout
         closed_at = overlap.closed_at if overlap is not None else None

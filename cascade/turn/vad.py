@@ -21,6 +21,10 @@ Event semantics (relied on by the ASR and the turn-taker):
 * ``SpeechStopped.pts`` is the audio time the speech ended; it is emitted once ``min_silence``
   seconds of audio followed, after the frame that confirmed it. ``speech_start`` repeats the
   segment's start. The stage marks the session metric ``user_speech_end`` at ``pts``.
+* Before a start, ``SpeechOnset`` (``pts``: the first speech-like window) comes when the audio
+  begins to sound like speech; the ``SpeechStarted`` follows once it has lasted ``min_speech``
+  (``SpeechOnset.confirm_by``), or nothing does (a click). A start confirmed by the onset's own
+  window comes without one.
 * Inside a segment, ``SpeechPaused`` (``pts``: where the speech ended) comes once
   ``pause_silence`` of quiet followed the speech, before the stop is confirmed; then either the
   ``SpeechStopped`` with the same ``pts`` or ``SpeechResumed`` (the speech went on) follows.
@@ -40,7 +44,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cascade.audio import StreamResampler
-from cascade.frames import Frame, SpeechPaused, SpeechResumed, SpeechStarted, SpeechStopped, UserAudioFrame
+from cascade.frames import (
+    Frame,
+    SpeechOnset,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    SpeechStopped,
+    UserAudioFrame,
+)
 from cascade.stage import Stage
 
 log = logging.getLogger("cascade.turn.vad")
@@ -208,9 +220,10 @@ class StreamingVAD:
 class SegmentEvent:
     """A start, stop, pause or resume decided by :class:`SpeechSegmenter`."""
 
-    what: Literal["start", "stop", "pause", "resume"]
+    what: Literal["onset", "start", "stop", "pause", "resume"]
     time: float
-    """Audio time of the speech start (padded), its end (stop, pause) or its going on (resume)."""
+    """Audio time of the speech start (padded), its end (stop, pause), its going on (resume) or
+    its first speech-like window (onset, not padded)."""
     speech_start: float
     """Audio time the segment started (padded)."""
     probability: float = 1.0
@@ -242,15 +255,20 @@ class SpeechSegmenter:
             self._origin = start
         if not self.in_speech:
             if probability >= opts.threshold:
-                if self._candidate is None:
+                onset = self._candidate is None
+                if onset:
                     self._candidate, self._peak = start, 0.0
                 self._peak = max(self._peak, probability)
-                if end - self._candidate >= opts.min_speech:
+                candidate = self._candidate
+                assert candidate is not None
+                if end - candidate >= opts.min_speech:
                     self.in_speech = True
-                    self._segment_start = max(self._origin, self._candidate - opts.speech_pad)
+                    self._segment_start = max(self._origin, candidate - opts.speech_pad)
                     self._last_speech_end = end
                     self._candidate = None
                     return SegmentEvent("start", self._segment_start, self._segment_start, self._peak)
+                if onset:
+                    return SegmentEvent("onset", start, start, probability)
             else:
                 self._candidate = None
             return None
@@ -285,7 +303,7 @@ class SileroVAD(Stage):
     """
 
     inputs = (UserAudioFrame,)
-    outputs = (UserAudioFrame, SpeechStarted, SpeechStopped, SpeechPaused, SpeechResumed)
+    outputs = (UserAudioFrame, SpeechOnset, SpeechStarted, SpeechStopped, SpeechPaused, SpeechResumed)
 
     def __init__(self, options: VADOptions | None = None, *, name: str | None = None) -> None:
         """Create the stage; the model is loaded when the session starts."""
@@ -327,6 +345,10 @@ class SileroVAD(Stage):
             await self._emit_event(event)
 
     async def _emit_event(self, event: SegmentEvent) -> None:
+        if event.what == "onset":
+            confirm_by = event.time + self.options.min_speech
+            await self.emit(SpeechOnset(pts=event.time, generation=self._generation, confirm_by=confirm_by))
+            return
         if event.what in ("pause", "resume"):
             kind = SpeechPaused if event.what == "pause" else SpeechResumed
             await self.emit(kind(pts=event.time, generation=self._generation))

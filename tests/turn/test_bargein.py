@@ -8,7 +8,17 @@ import itertools
 import numpy as np
 import pytest
 
-from cascade.frames import BotAudioFrame, BotSpeechEnded, BotSpeechStarted, EndOfTurn, Frame, TextToSpeak
+from cascade.frames import (
+    BotAudioFrame,
+    BotSpeechEnded,
+    BotSpeechStarted,
+    EndOfTurn,
+    Frame,
+    SpeechOnset,
+    SpeechStarted,
+    SpeechStopped,
+    TextToSpeak,
+)
 from cascade.session import SessionContext
 from cascade.testing import run_stages
 from cascade.testing.fakes import FakeLLM, FakeTTS
@@ -20,6 +30,7 @@ from tests.turn.helpers import (
     bot_reply_frames,
     caller_frames,
     final,
+    late,
     partial,
     speechlike,
     timeline,
@@ -296,6 +307,30 @@ async def test_a_reply_held_for_a_sound_without_words_plays_after_it() -> None:
     assert sink.played_at and sink.played_at[0] == pytest.approx(2.72, abs=0.03)  # after the final
     (ended,) = [e for e in result.events if isinstance(e, BotSpeechEnded)]
     assert ended.heard_text.strip() == "It is nine."
+
+
+@pytest.mark.parametrize("speech", [True, False])
+async def test_a_reply_about_to_play_waits_for_a_sound_the_vad_has_yet_to_judge(speech: bool) -> None:
+    # the reply is ready at about 2.3 s; a sound began at 2.2 s, which the VAD confirms as speech
+    # (or not) at 2.35 s: the bot does not start talking in between
+    spans = [(0.5, 1.5), (2.2, 3.5)] if speech else [(0.5, 1.5)]
+    onset = SpeechOnset(pts=2.2, confirm_by=2.35)
+    frames = timeline(
+        caller_frames(5.0, spans),
+        vad(spans[:1]),
+        [late(2.2 + 0.03, onset)],  # after the window that heard it
+        [late(2.37, SpeechStarted(pts=2.0)), late(3.7, SpeechStopped(pts=3.5))] if speech else [],
+        [partial(1.4, "What time is it"), final(1.8, "What time is it?")],
+        [partial(2.8, "in Tokyo I mean"), final(3.8, "In Tokyo, I mean.")] if speech else [],
+    )
+    sink, chain = replying_chain(taker(TurnOptions()))
+    result = await run_stages(chain, frames)  # type: ignore[arg-type]
+    if speech:
+        assert [i.reason for i in result.interrupts][:1] == ["barge-in"]
+        assert [t for t in sink.played_at if t < 3.5] == []
+    else:  # a click: the reply plays once the VAD had time to confirm it and did not
+        assert result.interrupts == []
+        assert sink.played_at[0] == pytest.approx(2.35 + 0.1 + 0.02, abs=0.03)
 
 
 async def test_a_reply_that_starts_while_the_caller_speaks_again_is_paused_and_interrupted() -> None:

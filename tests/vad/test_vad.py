@@ -74,6 +74,20 @@ def test_segmenter_needs_min_speech_and_min_silence() -> None:
     assert stop.speech_start == start.time
 
 
+def test_segmenter_announces_the_onset_of_speech_it_has_yet_to_confirm() -> None:
+    opts = VADOptions(min_speech=0.1, min_silence=0.2, speech_pad=0.0)
+    kinds = ("onset", "start", "stop")
+    # a click (two windows: an onset, nothing confirmed), then speech (an onset, then the start)
+    probs = [0.0] * 5 + [0.9, 0.9] + [0.0] * 3 + [0.9] * 10 + [0.0] * 10
+    got = feed(SpeechSegmenter(opts), probs, kinds=kinds)
+    assert [e.what for e in got] == ["onset", "onset", "start", "stop"]
+    assert got[0].time == pytest.approx(5 * 0.032) and got[1].time == pytest.approx(10 * 0.032)
+    assert got[2].time == got[1].time  # the start is where the onset was (no pad here)
+    immediate = VADOptions(min_speech=0.0, min_silence=0.2)
+    got = feed(SpeechSegmenter(immediate), [0.9] * 3 + [0.0] * 10, kinds=kinds)
+    assert [e.what for e in got] == ["start", "stop"]  # confirmed in its first window: no onset
+
+
 def test_segmenter_hysteresis_keeps_speech_through_dips() -> None:
     seg = SpeechSegmenter(VADOptions(threshold=0.5, neg_threshold=0.3, min_speech=0.0, min_silence=0.1))
     got = feed(seg, [0.9] * 5 + [0.4] * 10 + [0.1] * 2 + [0.9] * 3 + [0.0] * 5)
