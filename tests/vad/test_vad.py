@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from cascade.audio import load_audio
-from cascade.frames import SpeechStarted, SpeechStopped, UserAudioFrame
+from cascade.frames import SpeechOnset, SpeechStarted, SpeechStopped, UserAudioFrame
 from cascade.testing import run_stages
 from cascade.turn.vad import SileroModel, SileroVAD, SpeechSegmenter, VADModelError, VADOptions
 from tests.asr.speech import LONG, PHONE, SHORT, speech
@@ -149,6 +149,11 @@ async def test_events_on_recorded_speech_and_audio_forwarded() -> None:
     assert result.frames[index - 1].pts >= stop.pts + VADOptions().min_silence - 0.05
     (turn,) = result.timelines
     assert turn.user_speech_end == pytest.approx(stop.pts)
+    # the onset came first, as soon as the speech was heard, and said when it would be confirmed
+    onset = next(f for f in result.frames if isinstance(f, SpeechOnset))
+    assert result.frames.index(onset) < result.frames.index(start)
+    assert onset.pts == pytest.approx(start.pts + VADOptions().speech_pad, abs=1e-6)
+    assert onset.confirm_by == pytest.approx(onset.pts + VADOptions().min_speech)
 
 
 @pytest.mark.anyio
