@@ -282,6 +282,12 @@ class TurnTaker(Stage):
         self.ctx.release_playback(PAUSE_HOLD)
         self._release_for_caller()
 
+    def interrupt(self, reason: str = "") -> Interrupt:
+        """Start a new generation: the session drops the bot's audio and every hold on it."""
+        self._held_for_caller = False
+        self._onset_until = None
+        return super().interrupt(reason)
+
     # --- frames ----------------------------------------------------------------------------
 
     async def process(self, frame: Frame) -> None:
@@ -362,10 +368,14 @@ class TurnTaker(Stage):
     def _bot_busy(self) -> bool:
         return self._bot_response is not None
 
+    def _reply_may_wait(self) -> bool:
+        """A reply to the caller's last turn is on its way and has not started playing."""
+        unplayed = self._bot_response is None and self._reply_in_flight
+        return unplayed and self.options.interruption.pause_on_speech
+
     def _on_speech_onset(self, frame: SpeechOnset) -> None:
         """The caller may be starting to speak: a reply about to play waits until the VAD knows."""
-        unplayed = self._bot_response is None and self._reply_in_flight
-        if unplayed and not self._held_for_caller and self.options.interruption.pause_on_speech:
+        if self._reply_may_wait() and not self._held_for_caller:
             self._hold_for_caller()
             self._onset_until = frame.confirm_by + _ONSET_GRACE
 
@@ -386,7 +396,7 @@ class TurnTaker(Stage):
                 self._discard_preemptive("caller-continued")
                 return
         bot = self._bot_response
-        if bot is None and self._reply_in_flight and self.options.interruption.pause_on_speech:
+        if self._reply_may_wait():
             self._hold_for_caller()
         if bot is not None and bot.startswith(BACKCHANNEL_PREFIX):
             self.interrupt("backchannel-yield")  # never talk over the caller
@@ -470,12 +480,6 @@ class TurnTaker(Stage):
         )
 
     # --- transcripts -----------------------------------------------------------------------
-
-    def interrupt(self, reason: str = "") -> Interrupt:
-        """Start a new generation: the session drops the bot's audio and every hold on it."""
-        self._held_for_caller = False
-        self._onset_until = None
-        return super().interrupt(reason)
 
     def _hold_for_caller(self) -> None:
         """The caller speaks again after their turn was taken, before its reply plays: the reply

@@ -218,7 +218,7 @@ class StreamingVAD:
 
 @dataclass(frozen=True)
 class SegmentEvent:
-    """A start, stop, pause or resume decided by :class:`SpeechSegmenter`."""
+    """An onset, start, stop, pause or resume decided by :class:`SpeechSegmenter`."""
 
     what: Literal["onset", "start", "stop", "pause", "resume"]
     time: float
