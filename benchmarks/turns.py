@@ -404,6 +404,20 @@ class EndpointRun:
     wasted: int
 
 
+async def listening(
+    audio: np.ndarray,
+    whisper: Whisper,
+    models: tuple[TimedModel | None, TimedModel | None],
+    options: TurnOptions,
+    args: argparse.Namespace,
+) -> tuple[VADEvents, TurnTaker, list[Stage]]:
+    """The caller's side of the pipeline for one recording: the VAD, the recognizer ``--asr``
+    names and a turn-taker with the given models and options."""
+    recognizer = await recognizer_for(audio, whisper, args)
+    turn = TurnTaker(options, model=models[0], text_model=models[1], offload=False)
+    return recognizer, turn, [SileroVAD(VADOptions(min_silence=args.vad_silence)), recognizer, turn]
+
+
 async def run_call_item(
     item: dict[str, Any],
     whisper: Whisper,
@@ -414,13 +428,10 @@ async def run_call_item(
     ``args.reply_latency`` after the reply starts (held until the turn is taken, dropped unheard
     when the caller goes on first). Returns when the caller first heard the bot (None: never)."""
     audio = load_audio(item["path"], RATE)
-    recognizer = await recognizer_for(audio, whisper, args)
-    turn = TurnTaker(TurnOptions(), model=models[0], text_model=models[1], offload=False)
+    _, turn, caller_side = await listening(audio, whisper, models, TurnOptions(), args)
     sink = TickSink()
     stages = [
-        SileroVAD(VADOptions(min_silence=args.vad_silence)),
-        recognizer,
-        turn,
+        *caller_side,
         FakeLLM("Sure. Let me look that up for you.", ttft=max(0.0, args.reply_latency - HOP)),
         FakeTTS(word_seconds=0.28, latency=0.0),
         turn.playback_monitor(),
@@ -438,14 +449,9 @@ async def run_endpointing_item(
     args: argparse.Namespace,
 ) -> EndpointRun:
     audio = load_audio(item["path"], RATE)
-    recognizer = await recognizer_for(audio, whisper, args)
-    turn = TurnTaker(options, model=models[0], text_model=models[1], offload=False)
+    recognizer, turn, caller_side = await listening(audio, whisper, models, options, args)
     watch = HoldWatch()
-    result = await run_stages(
-        [SileroVAD(VADOptions(min_silence=args.vad_silence)), recognizer, turn, watch],
-        audio_frames(audio),
-        tail=0.5,
-    )
+    result = await run_stages([*caller_side, watch], audio_frames(audio), tail=0.5)
     # a speculative reply discarded unheard clears its turn's end_of_turn mark: not a decision
     decisions = [t.end_of_turn for t in result.timelines if t.end_of_turn is not None]
     decided = min(decisions, default=None)
@@ -585,14 +591,11 @@ async def run_bargein_item(
     offset = BOT_LEAD + 0.02  # the bot's first audio leaves at the first 20 ms tick
     audio = np.concatenate([np.zeros(round(offset * RATE), np.int16), clip])
     speech_start = offset + float(item["speech_start"])
-    recognizer = await recognizer_for(audio, whisper, args)
-    turn = TurnTaker(options or TurnOptions(), model=models[0], text_model=models[1], offload=False)
+    recognizer, turn, caller_side = await listening(audio, whisper, models, options or TurnOptions(), args)
     sink = TickSink()
     frames = sorted([*bot_reply_frames(), *audio_frames(audio)], key=lambda f: f.pts)
     stages = [
-        SileroVAD(VADOptions(min_silence=args.vad_silence)),
-        recognizer,
-        turn,
+        *caller_side,
         FakeTTS(word_seconds=0.28),
         turn.playback_monitor(),
         sink,

@@ -77,6 +77,10 @@ class SessionContext:
         while the caller talks over it). An interrupt discards the audio and every hold."""
         self._holds.add(reason)
 
+    def holds_playback(self, reason: str) -> bool:
+        """True while the hold taken for ``reason`` stands (an interrupt drops every hold)."""
+        return reason in self._holds
+
     def release_playback(self, reason: str) -> None:
         """Drop the hold taken for ``reason``; the audio plays once no hold is left."""
         self._holds.discard(reason)

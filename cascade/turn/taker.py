@@ -50,7 +50,6 @@ from cascade.frames import (
     EndOfTurn,
     FinalTranscript,
     Frame,
-    Interrupt,
     PartialTranscript,
     SpeechOnset,
     SpeechPaused,
@@ -227,8 +226,6 @@ class TurnTaker(Stage):
         self._overlap: _Overlap | None = None
         self._bot_response: str | None = None
         self._reply_in_flight = False
-        self._held_for_caller = False
-        """The reply to the last turn, not yet played, waits while the caller speaks again."""
         self._onset_until: float | None = None
         """The held reply plays at this time unless the VAD confirms the onset as speech."""
         self._last_heard: dict[str, str] = {}
@@ -281,12 +278,6 @@ class TurnTaker(Stage):
         self.ctx.release_playback(SPECULATIVE_HOLD)
         self.ctx.release_playback(PAUSE_HOLD)
         self._release_for_caller()
-
-    def interrupt(self, reason: str = "") -> Interrupt:
-        """Start a new generation: the session drops the bot's audio and every hold on it."""
-        self._held_for_caller = False
-        self._onset_until = None
-        return super().interrupt(reason)
 
     # --- frames ----------------------------------------------------------------------------
 
@@ -375,7 +366,7 @@ class TurnTaker(Stage):
 
     def _on_speech_onset(self, frame: SpeechOnset) -> None:
         """The caller may be starting to speak: a reply about to play waits until the VAD knows."""
-        if self._reply_may_wait() and not self._held_for_caller:
+        if self._reply_may_wait() and not self._held_for_caller():
             self._hold_for_caller()
             self._onset_until = frame.confirm_by + _ONSET_GRACE
 
@@ -484,14 +475,14 @@ class TurnTaker(Stage):
     def _hold_for_caller(self) -> None:
         """The caller speaks again after their turn was taken, before its reply plays: the reply
         waits until their words (it is stale) or a sound without words (it plays) say which."""
-        self._held_for_caller = True
         self.ctx.hold_playback(RESUMED_HOLD)
+
+    def _held_for_caller(self) -> bool:
+        return self.ctx.holds_playback(RESUMED_HOLD)  # (an interrupt, the stale reply's, drops it)
 
     def _release_for_caller(self) -> None:
         self._onset_until = None
-        if self._held_for_caller:
-            self._held_for_caller = False
-            self.ctx.release_playback(RESUMED_HOLD)
+        self.ctx.release_playback(RESUMED_HOLD)
 
     def _drop_stale_reply(self) -> None:
         """The caller speaks again before the reply to their last turn plays: the reply is stale,
@@ -574,7 +565,7 @@ class TurnTaker(Stage):
             return
         self._segment_heard = True
         # (a reply prepared in the current pause is checked against its words instead)
-        again = self._speaking or self._held_for_caller  # words said after the turn was taken
+        again = self._speaking or self._held_for_caller()  # words said after the turn was taken
         stale = self._reply_in_flight and again and self._early is None
         if stale and self._real_words(frame.text, None):
             self._drop_stale_reply()
