@@ -70,7 +70,10 @@ from cascade.frames import (
     EndOfTurn,
     FinalTranscript,
     Frame,
+    Interrupt,
     PartialTranscript,
+    PlaybackHold,
+    PlaybackRelease,
     SpeechStarted,
     SpeechStopped,
     UserAudioFrame,
@@ -274,19 +277,32 @@ async def recognizer_for(audio: np.ndarray, whisper: Whisper, args: argparse.Nam
 
 
 class HoldWatch(Stage):
-    """Notes, every 20 ms, whether the session holds the bot's audio (a speculative reply)."""
+    """Notes, every 20 ms, whether the bot's audio is held (a speculative reply), as a playout
+    sink would: following the hold and release events, an interrupt dropping them all."""
+
+    events = (PlaybackHold, PlaybackRelease)
 
     def __init__(self) -> None:
         super().__init__(name="HoldWatch")
         self.held: list[tuple[float, bool]] = []
+        self._holds: set[str] = set()
 
     async def start(self) -> None:
         self.spawn(self._tick, service=True)
 
+    async def on_event(self, frame: Frame) -> None:
+        if isinstance(frame, PlaybackHold):
+            self._holds.add(frame.reason)
+        elif isinstance(frame, PlaybackRelease):
+            self._holds.discard(frame.reason)
+
+    async def on_interrupt(self, frame: Interrupt) -> None:
+        self._holds.clear()
+
     async def _tick(self) -> None:
         while True:
             await self.clock.sleep(HOP)
-            self.held.append((self.clock.now(), self.ctx.playback_held))
+            self.held.append((self.clock.now(), bool(self._holds)))
 
     def released_after(self, t0: float) -> float | None:
         """``t0`` if no audio was held then, else the first time after it with none held."""
@@ -428,13 +444,12 @@ async def run_call_item(
     ``args.reply_latency`` after the reply starts (held until the turn is taken, dropped unheard
     when the caller goes on first). Returns when the caller first heard the bot (None: never)."""
     audio = load_audio(item["path"], RATE)
-    _, turn, caller_side = await listening(audio, whisper, models, TurnOptions(), args)
+    _, _, caller_side = await listening(audio, whisper, models, TurnOptions(), args)
     sink = TickSink()
     stages = [
         *caller_side,
         FakeLLM("Sure. Let me look that up for you.", ttft=max(0.0, args.reply_latency - HOP)),
         FakeTTS(word_seconds=0.28, latency=0.0),
-        turn.playback_monitor(),
         sink,
     ]
     await run_stages(stages, audio_frames(audio), tail=3.0)
@@ -461,7 +476,7 @@ async def run_endpointing_item(
         taken=None if decided is None else watch.released_after(decided),
         first_any=ends[0].pts if ends else None,
         vad_events=recognizer.vad_events,
-        wasted=turn.stats["preemptive_wasted"],
+        wasted=turn.stats.preemptive_wasted,
     )
 
 
@@ -597,7 +612,6 @@ async def run_bargein_item(
     stages = [
         *caller_side,
         FakeTTS(word_seconds=0.28),
-        turn.playback_monitor(),
         sink,
     ]
     result = await run_stages(stages, frames, tail=1.0)
@@ -612,7 +626,7 @@ async def run_bargein_item(
         "silenced_at": round(silenced - speech_start, 3) if silenced is not None else None,
         "cancelled_at": round(cancelled[0] - speech_start, 3) if cancelled else None,
         "paused_seconds": None if cancelled else round(len(sink.gaps_after(offset + HOP)) * HOP, 3),
-        "resumed": turn.stats["resumed"],
+        "resumed": turn.stats.resumed,
         "baseline_vad_start_at": round(vad_starts[0] - speech_start, 3) if vad_starts else None,
     }
 

@@ -1,4 +1,4 @@
-"""Audio helpers: load any audio file, resample (one-shot and streaming), write WAV."""
+"""Audio helpers: load any audio file, resample (one-shot and streaming), write WAV, energy envelopes."""
 
 from __future__ import annotations
 
@@ -109,3 +109,20 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(str(path), samples, sample_rate, subtype="PCM_16")
     return path
+
+
+ENVELOPE_HOP = 0.02
+"""Envelope resolution in seconds."""
+FLOOR_DB = -80.0
+"""Energy floor of envelopes (digital silence)."""
+
+
+def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Energy in dB per ``ENVELOPE_HOP`` of float samples (a trailing partial hop is dropped)."""
+    hop = max(1, round(ENVELOPE_HOP * sample_rate))
+    count = len(samples) // hop
+    if count == 0:
+        return np.zeros(0, np.float32)
+    frames = np.asarray(samples[: count * hop], dtype=np.float64).reshape(count, hop)
+    power = np.mean(frames**2, axis=1)
+    return np.asarray(np.maximum(10.0 * np.log10(power + 1e-12), FLOOR_DB), dtype=np.float32)

@@ -34,6 +34,9 @@ class Frame(BaseModel):
 
     droppable: ClassVar[bool] = False
     """True for frames of the bot's reply: dropped when their generation is stale."""
+    sticky: ClassVar[bool] = False
+    """True for broadcast events that state a fact of the whole session: kept and delivered to
+    stages that start listening after the broadcast."""
 
     @property
     def kind(self) -> str:
@@ -255,6 +258,44 @@ class BotSpeechEnded(Frame):
     response_id: str
     heard_text: str
     interrupted: bool = False
+    unheard_text: str = ""
+    """What the response was going to say after ``heard_text``, as far as the sink had it (the
+    rest of an interrupted reply, to say after a false interruption)."""
+
+
+class BotAudioPlayed(Frame):
+    """The sink played ``duration`` seconds of ``response_id`` from ``pts`` on: the words it began
+    saying then, and the energy the caller heard (for telling the bot's echo apart)."""
+
+    response_id: str
+    duration: float
+    text: str = ""
+    envelope: tuple[float, ...] = ()
+    """Energy in dB per ``ENVELOPE_HOP`` (:mod:`cascade.audio`), from ``pts`` on."""
+
+
+class SessionPlaysAudio(Frame):
+    """The session plays the bot's audio (a transport's playout sink runs): a reply is heard only
+    from its :class:`BotSpeechStarted` on. Without it, a reply counts as delivered when written.
+
+    Sticky: a stage that starts listening later still receives it.
+    """
+
+    sticky: ClassVar[bool] = True
+
+
+class PlaybackHold(Frame):
+    """Keep the bot's audio buffered, unplayed, until a :class:`PlaybackRelease` with the same
+    ``reason`` (holds nest: a speculative reply before its turn is confirmed, a reply paused while
+    the caller talks over it). An interrupt discards the audio and every hold."""
+
+    reason: str
+
+
+class PlaybackRelease(Frame):
+    """Drop the :class:`PlaybackHold` taken for ``reason``; audio plays once no hold is left."""
+
+    reason: str
 
 
 # --- control -------------------------------------------------------------------------------------

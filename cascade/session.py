@@ -35,16 +35,16 @@ class SessionContext:
         self.metrics = metrics or MetricsCollector()
         self.generation = 0
         """Current interruption generation; bumped by :meth:`interrupt`."""
-        self.plays_audio = False
-        """True when the session plays the bot's audio (a transport's playout sink runs): a reply
-        is then heard only from its ``BotSpeechStarted`` on. Without playback (text out) a reply
-        counts as delivered when it is written."""
-        self._holds: set[str] = set()
+        self._sticky: dict[type[Frame], Frame] = {}
         self._listeners: list[_Listener] = []
 
     def register(self, listener: _Listener) -> None:
-        """Add a stage runtime to the priority lane (done by the pipeline)."""
+        """Add a stage runtime to the priority lane (done by the pipeline); it receives the sticky
+        events broadcast before it joined."""
         self._listeners.append(listener)
+        for frame in self._sticky.values():
+            if isinstance(frame, listener.stage.events):
+                listener.deliver(frame)
 
     def unregister(self, listener: _Listener) -> None:
         """Remove a stage runtime from the priority lane (done by the pipeline)."""
@@ -58,7 +58,6 @@ class SessionContext:
         and every stage (the transport included, which flushes playback) has the Interrupt queued.
         """
         self.generation += 1
-        self._holds.clear()
         frame = Interrupt(pts=self.clock.now(), generation=self.generation, reason=reason)
         log.debug("interrupt -> generation %d (%s)", self.generation, reason)
         self.metrics.mark_interrupted()
@@ -66,27 +65,11 @@ class SessionContext:
             listener.on_interrupt(frame)
         return frame
 
-    @property
-    def playback_held(self) -> bool:
-        """True while some stage holds the bot's audio: transports keep it buffered, unplayed."""
-        return bool(self._holds)
-
-    def hold_playback(self, reason: str) -> None:
-        """Keep the bot's audio buffered, not played, until :meth:`release_playback` with the same
-        ``reason`` (holds nest: a speculative reply before its turn is confirmed, a reply paused
-        while the caller talks over it). An interrupt discards the audio and every hold."""
-        self._holds.add(reason)
-
-    def holds_playback(self, reason: str) -> bool:
-        """True while the hold taken for ``reason`` stands (an interrupt drops every hold)."""
-        return reason in self._holds
-
-    def release_playback(self, reason: str) -> None:
-        """Drop the hold taken for ``reason``; the audio plays once no hold is left."""
-        self._holds.discard(reason)
-
     def broadcast(self, frame: Frame) -> None:
-        """Deliver an event frame to every stage that listens for its type."""
+        """Deliver an event frame to every stage that listens for its type (a sticky one also to
+        stages that start listening later)."""
+        if frame.sticky:
+            self._sticky[type(frame)] = frame
         for listener in list(self._listeners):
             if isinstance(frame, listener.stage.events):
                 listener.deliver(frame)

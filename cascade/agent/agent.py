@@ -202,7 +202,7 @@ class VoiceAgent:
 
             stages.append(KeypadInput())
         # the monitor after the TTS tells the turn-taker what is being played (resume, echo)
-        stages += [self._llm_stage(extra_tools), self._tts_stage(), turn.playback_monitor()]
+        stages += [self._llm_stage(extra_tools), self._tts_stage()]
         return Pipeline(stages, name="VoiceAgent")
 
     def _llm_stage(self, extra_tools: Sequence[Tool] = ()) -> ChatLLM:

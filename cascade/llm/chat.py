@@ -37,6 +37,7 @@ from cascade.frames import (
     LLMResponseEnded,
     LLMResponseStarted,
     LLMTextDelta,
+    SessionPlaysAudio,
     TextToSpeak,
     ToolCallRequest,
     ToolCallResult,
@@ -149,7 +150,7 @@ class ChatLLM(Stage):
         TextToSpeak,
         ErrorFrame,
     )
-    events = (BotSpeechStarted, BotSpeechEnded)
+    events = (BotSpeechStarted, BotSpeechEnded, SessionPlaysAudio)
     interruptible = True
 
     def __init__(
@@ -180,11 +181,15 @@ class ChatLLM(Stage):
         """Turns whose reply has not started playing (by response id): an interrupt now means
         the caller heard none of it."""
         self._schemas = [t.schema() for t in self.tools.values()]
+        self._plays_audio = False
+        """The session plays the bot's audio: a reply is heard only from its BotSpeechStarted on
+        (without playback, a reply is delivered as written)."""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Connect to the server (starting the embedded one when no base URL is set)."""
+        self._plays_audio = False  # until the session says it does
         if self.base_url is None:
             from cascade.llm.server import get_or_start_server
 
@@ -260,7 +265,9 @@ class ChatLLM(Stage):
 
     async def on_event(self, frame: Frame) -> None:
         """Keep only what the caller heard of an interrupted reply."""
-        if isinstance(frame, BotSpeechStarted):
+        if isinstance(frame, SessionPlaysAudio):
+            self._plays_audio = True
+        elif isinstance(frame, BotSpeechStarted):
             self._unheard.pop(frame.response_id, None)
         elif isinstance(frame, BotSpeechEnded) and frame.interrupted:
             self.conversation.heard(frame.response_id, frame.heard_text)
@@ -272,7 +279,7 @@ class ChatLLM(Stage):
         for response_id, turn in self._unheard.items():
             if frame.discards_preemptive and turn.preemptive:
                 self.conversation.discard(turn)
-            elif self.ctx.plays_audio:  # (without playback, a reply is delivered as written)
+            elif self._plays_audio:  # (without playback, a reply is delivered as written)
                 self.conversation.heard(response_id, "")
         self._unheard.clear()
 
@@ -288,7 +295,7 @@ class ChatLLM(Stage):
             turn = self.conversation.add_user(
                 frame.text, response_id=response_id, preemptive=frame.preemptive
             )
-            if frame.preemptive or self.ctx.plays_audio:
+            if frame.preemptive or self._plays_audio:
                 self._unheard[response_id] = turn  # until its audio starts playing
             reply = _Reply(response_id, frame.generation, turn)
             try:

@@ -214,8 +214,8 @@ class FileSource(Source):
 class FileSink(PlayoutSink):
     """Plays the bot's audio onto the caller's timeline and keeps the transcript file current."""
 
-    inputs = (*PlayoutSink.inputs, FinalTranscript, LLMResponseEnded)
-    events = (BotSpeechEnded,)
+    inputs = (*PlayoutSink.inputs, FinalTranscript)
+    events = (*PlayoutSink.events, BotSpeechEnded)
 
     def __init__(self, transport: FileTransport) -> None:
         super().__init__(transport.sample_rate, name="FileSink")
@@ -245,13 +245,14 @@ class FileSink(PlayoutSink):
         """Bot audio to the playout; transcripts to the file."""
         if isinstance(frame, FinalTranscript):
             self._record("user", frame.text, frame.pts)
-        elif isinstance(frame, LLMResponseEnded):
-            self._record("assistant_generated", frame.text, frame.pts, response_id=frame.response_id)
         else:
+            if isinstance(frame, LLMResponseEnded):
+                self._record("assistant_generated", frame.text, frame.pts, response_id=frame.response_id)
             await super().process(frame)
 
     async def on_event(self, frame: Frame) -> None:
-        """Record what the caller heard of each response."""
+        """Follow playback holds; record what the caller heard of each response."""
+        await super().on_event(frame)
         if isinstance(frame, BotSpeechEnded):
             self._record(
                 "assistant",

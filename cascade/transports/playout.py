@@ -2,20 +2,37 @@
 
 The sink stage pushes :class:`~cascade.frames.BotAudioFrame` s in; the transport pulls fixed-size
 chunks when its output clock ticks (RTP every 20 ms, WebRTC's track, the file writer). On an
-interrupt the buffer is flushed at once. Playback is reported to every stage as
-:class:`~cascade.frames.BotSpeechStarted` / :class:`~cascade.frames.BotSpeechEnded` with the text
-the caller actually heard, and the first audio out of each turn is marked in the metrics.
+interrupt the buffer is flushed at once. Playback is reported to every stage on the priority lane:
+:class:`~cascade.frames.SessionPlaysAudio` when the sink runs, :class:`~cascade.frames.BotSpeechStarted`
+/ :class:`~cascade.frames.BotSpeechEnded` with the text the caller actually heard (and the rest an
+interrupted reply was going to say), and :class:`~cascade.frames.BotAudioPlayed` for each chunk that
+went out (its words and energy envelope). Stages hold and release playback with
+:class:`~cascade.frames.PlaybackHold` / :class:`~cascade.frames.PlaybackRelease` events; the first
+audio out of each turn is marked in the metrics.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 
 import anyio
+import numpy as np
 
+from cascade.audio import ENVELOPE_HOP, envelope_db
 from cascade.channel import FrameReceive, FrameSend
-from cascade.frames import BotAudioFrame, BotSpeechEnded, BotSpeechStarted, Frame, Interrupt
+from cascade.frames import (
+    BotAudioFrame,
+    BotAudioPlayed,
+    BotSpeechEnded,
+    BotSpeechStarted,
+    Frame,
+    Interrupt,
+    LLMResponseEnded,
+    PlaybackHold,
+    PlaybackRelease,
+    SessionPlaysAudio,
+)
 from cascade.session import SessionContext
 from cascade.stage import FrameTypes, Stage
 
@@ -27,6 +44,21 @@ class _Segment:
     text: str
     last: bool
     offset: int = 0
+
+
+_KEEP_SCRIPTS = 4
+
+
+@dataclass
+class _Script:
+    """What a response is going to say: its audio chunks' words, and the LLM's text once known."""
+
+    chunks: list[str] = field(default_factory=list)
+    text: str = ""
+
+    def words(self) -> list[str]:
+        chunked = "".join(self.chunks).strip()
+        return (self.text if len(self.text.strip()) > len(chunked) else chunked).split()
 
 
 class Playout:
@@ -41,6 +73,12 @@ class Playout:
         self._space = anyio.Event()
         self._playing: str | None = None
         self._heard: list[str] = []
+        self._holds: set[str] = set()
+        self._scripts: OrderedDict[str, _Script] = OrderedDict()
+        self._unenveloped = np.zeros(0, np.float32)
+        """Played samples short of a whole envelope hop, carried to the next read."""
+        self._announcing: list[Frame | str] | None = None
+        """While a read runs: its starts and ends, and the responses whose audio it played."""
         self.played_seconds = 0.0
         """Total bot audio played so far."""
 
@@ -53,6 +91,32 @@ class Playout:
     def speaking(self) -> bool:
         """True while a response is being played."""
         return self._playing is not None
+
+    @property
+    def held(self) -> bool:
+        """True while some stage holds the bot's audio (it stays buffered, unplayed)."""
+        return bool(self._holds)
+
+    def hold(self, reason: str) -> None:
+        """Keep the audio buffered until :meth:`release` with the same ``reason``."""
+        self._holds.add(reason)
+
+    def release(self, reason: str) -> None:
+        """Drop the hold taken for ``reason``; the audio plays once no hold is left."""
+        self._holds.discard(reason)
+
+    def _script(self, response_id: str) -> _Script:
+        script = self._scripts.get(response_id)
+        if script is None:
+            script = self._scripts[response_id] = _Script()
+            while len(self._scripts) > _KEEP_SCRIPTS:
+                self._scripts.popitem(last=False)
+        return script
+
+    def add_text(self, response_id: str, text: str) -> None:
+        """The whole text of a response (from ``LLMResponseEnded``): the rest of an interrupted
+        reply is told from it."""
+        self._script(response_id).text = text
 
     async def push(self, frame: BotAudioFrame) -> None:
         """Queue a frame for playback; waits while the buffer is full (back-pressure)."""
@@ -67,13 +131,17 @@ class Playout:
             await self._space.wait()
         self._segments.append(_Segment(frame.pcm, frame.response_id, frame.text, frame.last))
         self._buffered += len(frame.pcm)
+        if frame.text:
+            self._script(frame.response_id).chunks.append(frame.text)
 
     def read(self, num_samples: int) -> bytes | None:
         """Take up to ``num_samples`` of bot audio (zero-padded), or ``None`` when idle or held."""
-        if not self._segments or self.ctx.playback_held:
+        if not self._segments or self._holds:
             return None
         want = num_samples * 2
         out = bytearray()
+        self._announcing = []
+        said: dict[str, str] = {}  # the words each response began saying in this read
         while self._segments and len(out) < want:
             seg = self._segments[0]
             if self._playing != seg.response_id:
@@ -81,6 +149,7 @@ class Playout:
                     self._segments.popleft()  # a response without audio (no words) is not speech
                     continue
                 self._start(seg.response_id)
+            said[seg.response_id] = said.get(seg.response_id, "") + ("" if seg.offset else seg.text)
             take = seg.pcm[seg.offset : seg.offset + want - len(out)]
             out += take
             seg.offset += len(take)
@@ -89,13 +158,46 @@ class Playout:
                 self._heard.append(seg.text)
                 if seg.last:
                     self._end(interrupted=False)
+        announced, self._announcing = self._announcing, None
         if not out and self._playing is None:
+            for frame in announced:  # (a response's empty last chunk ended it)
+                if not isinstance(frame, str):
+                    self.ctx.broadcast(frame)
             return None
         self._buffered -= len(out)
         self._space.set()
         self.played_seconds += len(out) / 2 / self.sample_rate
         out += bytes(want - len(out))
+        if self._playing is not None:
+            announced.append(self._playing)  # (what it played this read, reported last)
+        self._announce(announced, bytes(out), said)
         return bytes(out)
+
+    def _announce(self, announced: list[Frame | str], pcm: bytes, said: dict[str, str]) -> None:
+        """Broadcast the read's starts and ends in order, each response's ``BotAudioPlayed`` (its
+        words and the energy the caller heard) before its end; the envelope of the whole read goes
+        with the first (a read rarely spans two responses)."""
+        samples = np.concatenate([self._unenveloped, np.frombuffer(pcm, np.int16) / 32768.0])
+        hop = max(1, round(ENVELOPE_HOP * self.sample_rate))
+        whole = len(samples) // hop * hop
+        envelope = tuple(float(v) for v in envelope_db(samples[:whole], self.sample_rate))
+        start = self.ctx.clock.now() - len(self._unenveloped) / self.sample_rate
+        self._unenveloped = samples[whole:]
+        for item in announced:
+            if not isinstance(item, str):
+                self.ctx.broadcast(item)
+                continue
+            self.ctx.broadcast(
+                BotAudioPlayed(
+                    pts=start,
+                    generation=self.ctx.generation,
+                    response_id=item,
+                    duration=len(pcm) / 2 / self.sample_rate if envelope else 0.0,
+                    text=said.get(item, ""),
+                    envelope=envelope,
+                )
+            )
+            envelope = ()
 
     def flush(self) -> float:
         """Drop everything queued (barge-in). Returns the seconds of audio dropped."""
@@ -107,6 +209,7 @@ class Playout:
             keep = int(len(words) * partial.offset / max(1, len(partial.pcm)))
             self._heard.append(" ".join(words[:keep]) + (" " if keep else ""))
         self._segments.clear()
+        self._holds.clear()
         self._buffered = 0
         self._space.set()
         if self._playing is not None:
@@ -120,31 +223,45 @@ class Playout:
         self._heard = []
         now = self.ctx.clock.now()
         self.ctx.metrics.mark("first_audio_out", now)
-        self.ctx.broadcast(BotSpeechStarted(pts=now, generation=self.ctx.generation, response_id=response_id))
+        self._broadcast(BotSpeechStarted(pts=now, generation=self.ctx.generation, response_id=response_id))
+
+    def _broadcast(self, frame: Frame) -> None:
+        if self._announcing is None:
+            self.ctx.broadcast(frame)
+        else:
+            self._announcing.append(frame)  # in order with what was played, after the read
 
     def _end(self, *, interrupted: bool) -> None:
         response_id, self._playing = self._playing or "", None
         heard = "".join(self._heard).strip()
         self._heard = []
-        self.ctx.broadcast(
+        script = self._scripts.get(response_id)
+        unheard = script.words()[len(heard.split()) :] if script is not None and interrupted else []
+        if self._announcing is not None:
+            self._announcing.append(response_id)  # what it played of this read, before its end
+        self._broadcast(
             BotSpeechEnded(
                 pts=self.ctx.clock.now(),
                 generation=self.ctx.generation,
                 response_id=response_id,
                 heard_text=heard,
                 interrupted=interrupted,
+                unheard_text=" ".join(unheard),
             )
         )
 
 
 class PlayoutSink(Stage):
-    """Base sink for transports: feeds bot audio into a :class:`Playout`, flushes on interrupt.
+    """Base sink for transports: feeds bot audio into a :class:`Playout`, flushes on interrupt,
+    follows playback holds.
 
-    Subclasses drain ``self.playout`` at their own output pace (see :meth:`Playout.read`).
+    Subclasses drain ``self.playout`` at their own output pace (see :meth:`Playout.read`); those
+    that override :meth:`on_event` or :meth:`process` call the base's first.
     """
 
-    inputs: FrameTypes = (BotAudioFrame,)
+    inputs: FrameTypes = (BotAudioFrame, LLMResponseEnded)
     requires: FrameTypes = (BotAudioFrame,)
+    events: FrameTypes = (PlaybackHold, PlaybackRelease)
     interruptible = True
 
     def __init__(self, sample_rate: int, *, name: str | None = None) -> None:
@@ -160,13 +277,24 @@ class PlayoutSink(Stage):
         return self._playout
 
     async def _run(self, ctx: SessionContext, inbox: FrameReceive, outbox: FrameSend) -> None:
-        ctx.plays_audio = True
+        # (here, not in ``start``: subclasses' ``start`` need not call the base's)
+        ctx.broadcast(SessionPlaysAudio(pts=ctx.clock.now(), generation=ctx.generation))
         await super()._run(ctx, inbox, outbox)
 
     async def process(self, frame: Frame) -> None:
-        """Queue bot audio for playback."""
-        assert isinstance(frame, BotAudioFrame)
-        await self.playout.push(frame)
+        """Queue bot audio for playback; note a response's whole text and pass it on."""
+        if isinstance(frame, BotAudioFrame):
+            await self.playout.push(frame)
+        elif isinstance(frame, LLMResponseEnded):
+            self.playout.add_text(frame.response_id, frame.text)
+            await self.emit(frame)
+
+    async def on_event(self, frame: Frame) -> None:
+        """Follow playback holds and releases."""
+        if isinstance(frame, PlaybackHold):
+            self.playout.hold(frame.reason)
+        elif isinstance(frame, PlaybackRelease):
+            self.playout.release(frame.reason)
 
     async def on_interrupt(self, frame: Interrupt) -> None:
         """Barge-in: stop playing now."""

@@ -309,7 +309,7 @@ class WebRTCSink(PlayoutSink):
         LLMResponseEnded,
         ErrorFrame,
     )
-    events: FrameTypes = (BotSpeechStarted, BotSpeechEnded)
+    events: FrameTypes = (*PlayoutSink.events, BotSpeechStarted, BotSpeechEnded)
 
     def __init__(self, transport: WebRTCTransport) -> None:
         super().__init__(transport.sample_rate, name="WebRTCSink")
@@ -358,11 +358,13 @@ class WebRTCSink(PlayoutSink):
             send({"type": "end_of_turn", "text": frame.text})
         elif isinstance(frame, LLMResponseEnded):
             send({"type": "bot_text", "response_id": frame.response_id, "text": frame.text})
+            await super().process(frame)
         elif isinstance(frame, ErrorFrame):
             send({"type": "error", "stage": frame.stage, "message": frame.message})
 
     async def on_event(self, frame: Frame) -> None:
-        """Playback started/ended, with what the caller heard."""
+        """Follow playback holds; tell the page playback started/ended, with what was heard."""
+        await super().on_event(frame)
         if isinstance(frame, BotSpeechStarted):
             self.t.send_event({"type": "bot_started", "response_id": frame.response_id})
         elif isinstance(frame, BotSpeechEnded):

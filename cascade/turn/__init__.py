@@ -1,5 +1,6 @@
 """Turn-taking: VAD, semantic end-of-turn detection, barge-in, backchannels, preemptive replies."""
 
+from cascade.turn.decider import TurnDecider
 from cascade.turn.options import (
     BackchannelOptions,
     EchoOptions,
@@ -8,23 +9,23 @@ from cascade.turn.options import (
     PreemptiveOptions,
     TurnOptions,
 )
-from cascade.turn.playback import BotPlaybackMonitor, PlaybackLog
 from cascade.turn.smart_turn import SmartTurnDetector, SmartTurnOptions
+from cascade.turn.stats import TurnStats
 from cascade.turn.taker import TurnTaker
 from cascade.turn.text_turn import TextTurnDetector, TextTurnOptions
 
 __all__ = [
     "BackchannelOptions",
-    "BotPlaybackMonitor",
     "EchoOptions",
     "EndpointingOptions",
     "InterruptionOptions",
-    "PlaybackLog",
     "PreemptiveOptions",
     "SmartTurnDetector",
     "SmartTurnOptions",
     "TextTurnDetector",
     "TextTurnOptions",
+    "TurnDecider",
     "TurnOptions",
+    "TurnStats",
     "TurnTaker",
 ]

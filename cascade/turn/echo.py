@@ -14,26 +14,12 @@ from typing import Literal
 
 import numpy as np
 
+from cascade.audio import FLOOR_DB
 from cascade.turn.cues import words
 
-ENVELOPE_HOP = 0.02
-"""Envelope resolution in seconds."""
-FLOOR_DB = -80.0
-"""Energy floor of envelopes (digital silence)."""
 _MIN_SPREAD_DB = 3.0
 
 EchoVerdict = Literal["echo", "caller", "unsure"]
-
-
-def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Energy in dB per ``ENVELOPE_HOP`` of float samples (a trailing partial hop is dropped)."""
-    hop = max(1, round(ENVELOPE_HOP * sample_rate))
-    count = len(samples) // hop
-    if count == 0:
-        return np.zeros(0, np.float32)
-    frames = np.asarray(samples[: count * hop], dtype=np.float64).reshape(count, hop)
-    power = np.mean(frames**2, axis=1)
-    return np.asarray(np.maximum(10.0 * np.log10(power + 1e-12), FLOOR_DB), dtype=np.float32)
 
 
 def best_lag(caller: np.ndarray, played: np.ndarray) -> tuple[float, int]:

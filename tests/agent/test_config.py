@@ -72,7 +72,7 @@ def test_agent_builds_a_type_checked_pipeline_without_loading_models() -> None:
     names = [stage.name for stage in pipeline.stages]
     assert names == [
         *["Greeter", "SileroVAD", "WhisperASR", "TurnTaker"],
-        *["ChatLLM", "HibariTTS", "BotPlaybackMonitor"],
+        *["ChatLLM", "HibariTTS"],
     ]
 
 

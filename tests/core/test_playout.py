@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from cascade.frames import BotAudioFrame, BotSpeechEnded, BotSpeechStarted
+from cascade.frames import (
+    BotAudioFrame,
+    BotAudioPlayed,
+    BotSpeechEnded,
+    BotSpeechStarted,
+    PlaybackHold,
+    PlaybackRelease,
+    SessionPlaysAudio,
+)
 from cascade.session import SessionContext
 from cascade.testing import run_stages
 from cascade.testing.sinks import PacedSink
@@ -25,25 +35,26 @@ async def test_a_response_without_audio_is_not_bot_speech() -> None:
     started = [e.response_id for e in result.events if isinstance(e, BotSpeechStarted)]
     ended = [(e.response_id, e.heard_text) for e in result.events if isinstance(e, BotSpeechEnded)]
     assert started == ["apology"] and ended == [("apology", "Sorry.")]
-    assert result.ctx is not None and result.ctx.plays_audio  # replies are heard only once played
+    # replies are heard only once played
+    assert isinstance(result.events[0], SessionPlaysAudio)
 
 
 async def test_a_session_without_a_playout_sink_plays_no_audio() -> None:
     result = await run_stages([], [audio("r", 0.1, last=True)])  # type: ignore[list-item]
-    assert result.ctx is not None and not result.ctx.plays_audio
+    assert not [e for e in result.events if isinstance(e, SessionPlaysAudio)]
 
 
 async def test_held_audio_waits_and_plays_on_from_where_it_stopped() -> None:
     sink = PacedSink()
 
     def hold(ctx: SessionContext) -> None:
-        ctx.hold_playback("barge-in-pause")
-        ctx.hold_playback("speculative")
+        ctx.broadcast(PlaybackHold(reason="barge-in-pause"))
+        ctx.broadcast(PlaybackHold(reason="speculative"))
 
     actions = {
         0.1: hold,
-        0.4: lambda ctx: ctx.release_playback("barge-in-pause"),  # one hold is left
-        0.6: lambda ctx: ctx.release_playback("speculative"),
+        0.4: lambda ctx: ctx.broadcast(PlaybackRelease(reason="barge-in-pause")),  # one hold is left
+        0.6: lambda ctx: ctx.broadcast(PlaybackRelease(reason="speculative")),
     }
     result = await run_stages([sink], [audio("r", 0.3, last=True, text="one two")], actions=actions)
     times = sink.played_at
@@ -54,3 +65,28 @@ async def test_held_audio_waits_and_plays_on_from_where_it_stopped() -> None:
     assert len(times) == 15  # 0.3 s in 20 ms ticks: nothing lost to the holds
     (ended,) = [e for e in result.events if isinstance(e, BotSpeechEnded)]
     assert not ended.interrupted and ended.heard_text == "one two"
+
+
+async def test_what_was_played_is_reported_chunk_by_chunk_with_its_words_and_energy() -> None:
+    sink = PacedSink()
+    frames = [audio("r", 0.1, text="one "), audio("r", 0.1, last=True, text="two")]
+    actions = {0.05: lambda ctx: ctx.broadcast(PlaybackHold(reason="x"))}
+    actions[0.3] = lambda ctx: ctx.broadcast(PlaybackRelease(reason="x"))
+    result = await run_stages([sink], frames, actions=actions)  # type: ignore[arg-type]
+    played = [e for e in result.events if isinstance(e, BotAudioPlayed)]
+    assert [round(e.pts, 2) for e in played] == [0.02, 0.04, 0.32, 0.34, 0.36, 0.38, 0.40, 0.42, 0.44, 0.46]
+    assert "".join(e.text for e in played) == "one two" and {e.response_id for e in played} == {"r"}
+    level = 20 * math.log10(16 / 32768)  # the steady tone the frames carry, in dB
+    assert all(e.envelope == pytest.approx((level,), abs=0.01) for e in played)
+
+
+async def test_an_interrupted_reply_reports_the_rest_it_was_going_to_say() -> None:
+    sink = PacedSink()
+    frames = [
+        audio("r", 0.1, text="one two "),
+        audio("r", 0.1, text="three four "),
+        audio("r", 0.1, last=True),
+    ]
+    result = await run_stages([sink], frames, actions={0.11: lambda ctx: ctx.interrupt("barge-in")})  # type: ignore[arg-type]
+    (ended,) = [e for e in result.events if isinstance(e, BotSpeechEnded)]
+    assert ended.interrupted and ended.heard_text == "one two" and ended.unheard_text == "three four"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cascade.frames import BotSpeechEnded, BotSpeechStarted
+from cascade.frames import BotAudioPlayed, BotSpeechEnded, BotSpeechStarted, SessionPlaysAudio
 from cascade.testing import run_stages
 from cascade.testing.fakes import FakeASR, FakeLLM, FakeTTS, FakeTurnTaker
 from cascade.testing.sinks import PacedSink
@@ -15,7 +15,15 @@ async def test_fake_chain_answers_and_measures_turn() -> None:
         [FakeASR(["hello"]), FakeTurnTaker(), FakeLLM("Hi there."), FakeTTS(), PacedSink()],
         speech(0.5, 1.5, 3.0),
     )
-    assert [type(e) for e in result.events] == [BotSpeechStarted, BotSpeechEnded]
+    assert isinstance(result.events[0], SessionPlaysAudio)  # the sink's reports, in order:
+    played = [e for e in result.events[1:-1] if isinstance(e, BotAudioPlayed)]
+    assert [type(e) for e in result.events] == [
+        SessionPlaysAudio,
+        BotSpeechStarted,
+        *[BotAudioPlayed] * len(played),
+        BotSpeechEnded,
+    ]
+    assert "".join(e.text for e in played).strip() == "Hi there."
     ended = result.events[-1]
     assert isinstance(ended, BotSpeechEnded)
     assert ended.heard_text == "Hi there." and not ended.interrupted

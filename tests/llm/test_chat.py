@@ -17,6 +17,7 @@ from cascade.frames import (
     LLMResponseEnded,
     LLMResponseStarted,
     LLMTextDelta,
+    SessionPlaysAudio,
     TextToSpeak,
     ToolCallRequest,
     ToolCallResult,
@@ -239,7 +240,8 @@ async def test_a_reply_interrupted_before_it_played_leaves_no_words_and_its_turn
         ]
 
         def transport(ctx: SessionContext) -> None:
-            ctx.plays_audio = playback != "none"  # what a transport's playout sink says
+            if playback != "none":  # what a transport's playout sink says
+                ctx.broadcast(SessionPlaysAudio())
 
         def caller_goes_on(ctx: SessionContext) -> None:
             if playback == "started":  # the caller heard the reply's first word

@@ -11,6 +11,7 @@ from cascade.frames import (
     FinalTranscript,
     Frame,
     PartialTranscript,
+    SessionPlaysAudio,
     SpeechStarted,
     SpeechStopped,
     UserAudioFrame,
@@ -65,7 +66,7 @@ def vad(spans: Iterable[tuple[float, float]], *, delay: float = 0.2) -> list[tup
 
 def plays_audio(ctx: SessionContext) -> None:
     """Tell the session that the bot's audio is played (what a transport's playout sink does)."""
-    ctx.plays_audio = True
+    ctx.broadcast(SessionPlaysAudio())
 
 
 def partial(t: float, text: str) -> PartialTranscript:

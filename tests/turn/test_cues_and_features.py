@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cascade.frames import BotAudioFrame
+from cascade.audio import FLOOR_DB, envelope_db
+from cascade.frames import BotAudioPlayed
 from cascade.turn.cues import is_backchannel, transcript_cues
-from cascade.turn.echo import FLOOR_DB, EchoGate, envelope_db, is_echo_text
+from cascade.turn.echo import EchoGate, is_echo_text
 from cascade.turn.endpoint import decide
 from cascade.turn.features import N_MELS, NUM_FRAMES, SAMPLE_RATE, log_mel, mel_filterbank
+from cascade.turn.heard import BotPlayback
 from cascade.turn.options import EndpointingOptions, TurnOptions
-from cascade.turn.playback import PlaybackLog
 from cascade.turn.smart_turn import (
     LICENSE_MEMBER,
     WHEEL_MEMBER,
@@ -201,25 +202,24 @@ def test_echo_text_and_envelopes() -> None:
     assert gate.classify(echo[10:40].astype(np.float32), silent) == "caller"
 
 
-def test_the_played_envelope_stands_still_while_playback_is_paused() -> None:
-    log = PlaybackLog()
+def test_the_played_envelope_is_what_the_sink_reported_on_the_session_timeline() -> None:
     rate = 16000
     ramp = np.concatenate([np.full(rate // 50, 0.001 * 1.3**i, np.float32) for i in range(20)])
-    log.add_audio(
-        BotAudioFrame(
-            pts=0.0, pcm=(ramp * 32767).astype(np.int16).tobytes(), sample_rate=rate, response_id="r"
-        )
-    )
     full = envelope_db(ramp, rate)
-    log.started("r", 1.0)
-    log.pause(1.1)
-    log.resume(1.3)  # 0.1 s played, 0.2 s paused, then the rest
-    env = log.envelope(1.0, 1.6)
-    np.testing.assert_allclose(env[:5], full[:5], atol=0.5)
+    playback = BotPlayback()
+    # 0.1 s played from 1.0, held for 0.2 s, then the rest from 1.3
+    playback.played(
+        BotAudioPlayed(pts=1.0, response_id="r", duration=0.1, text="one ", envelope=tuple(full[:5]))
+    )
+    playback.played(
+        BotAudioPlayed(pts=1.3, response_id="r", duration=0.3, text="two", envelope=tuple(full[5:]))
+    )
+    env = playback.envelope(1.0, 1.6)
+    np.testing.assert_allclose(env[:5], full[:5], atol=1e-3)
     assert (env[5:15] == FLOOR_DB).all()
-    np.testing.assert_allclose(env[15:30], full[5:20], atol=0.5)
-    log.pause(1.5)  # paused now: silent from here on
-    assert (log.envelope(1.5, 2.0) == FLOOR_DB).all()
+    np.testing.assert_allclose(env[15:30], full[5:20], atol=1e-3)
+    assert (playback.envelope(1.6, 2.0) == FLOOR_DB).all()
+    assert playback.played_text("r") == "one two" and playback.played_text("other") == ""
 
 
 def _wheel(path: Path, model: bytes | None) -> Path:

@@ -13,6 +13,7 @@ from cascade.frames import (
     EndOfTurn,
     FinalTranscript,
     Frame,
+    SessionPlaysAudio,
     SpeechPaused,
     SpeechResumed,
     TextToSpeak,
@@ -470,7 +471,8 @@ async def test_words_after_a_turn_whose_reply_never_played_are_read_as_its_conti
     reader = ScriptedReader({"followed by the pound key.": 1e-4})
 
     def transport(ctx: SessionContext) -> None:
-        ctx.plays_audio = plays_audio  # what a transport's playout sink says (none runs here)
+        if plays_audio:  # what a transport's playout sink says (none runs here)
+            ctx.broadcast(SessionPlaysAudio())
 
     result = await run_stages([reading_taker(reader)], frames, actions={0.0: transport})
     stale = result.interrupts[0]
@@ -507,7 +509,7 @@ async def test_a_caller_who_went_on_after_an_early_end_gets_a_longer_wait() -> N
     result = await run_stages([turn], frames, actions={0.0: plays_audio, 4.0: reply})
     taken = [t.end_of_turn for t in result.timelines if t.end_of_turn is not None]
     assert 1.5 < taken[0] < 2.1  # the first pause is taken as the end ...
-    assert turn.stats["early_end"] == 1  # ... and the caller went on
+    assert turn.stats.early_end == 1  # ... and the caller went on
     opts = EndpointingOptions()
     assert [t for t in taken if 7.0 < t < 7.4] == []  # the same kind of pause later is waited out
     assert taken[-1] == pytest.approx(8.3 + opts.min_delay + opts.patience_step, abs=0.05)
@@ -525,7 +527,7 @@ async def test_asking_again_while_the_reply_is_slow_is_not_an_early_end() -> Non
     turn = reading_taker(reader)
     result = await run_stages([turn], frames, actions={0.0: plays_audio})
     assert [i.reason for i in result.interrupts][:1] == ["barge-in"]  # the reply that never came
-    assert turn.stats["early_end"] == 0  # not a pause inside the turn: the quick wait stays
+    assert turn.stats.early_end == 0  # not a pause inside the turn: the quick wait stays
     assert reader.asked[-1][0] == "What time do you close? Hello, are you there?"
 
 

@@ -158,7 +158,7 @@ async def test_words_after_a_turn_taken_in_a_long_pause_are_read_with_it(
     ends = [f for f in result.frames if isinstance(f, EndOfTurn)]
     assert pause_start < ends[0].pts < resume and ends[0].text == "Press 7 to delete."
     assert result.interrupts[0].reason == "barge-in"  # its reply, not played yet, is stale
-    assert turn.stats["early_end"] == 1  # this caller's next pauses are waited out longer
+    assert turn.stats.early_end == 1  # this caller's next pauses are waited out longer
     assert ends[-1].text == "this message."
     taken = [t.end_of_turn for t in result.timelines if t.end_of_turn is not None]
     assert end_of_speech < taken[-1] < end_of_speech + 1.0
@@ -179,7 +179,7 @@ async def test_real_vad_barge_in_on_a_recording(
     reply = bot_reply_frames("one two three four five six seven eight nine ten eleven twelve", start=0.1)
     turn = TurnTaker(model=smart_turn, text_model=text_turn, offload=False)
     sink = PacedSink()
-    stages = [SileroVAD(), turn, FakeTTS(), turn.playback_monitor(), sink]
+    stages = [SileroVAD(), turn, FakeTTS(), sink]
     words = (
         [final(start + len(clip) / RATE + 0.5, "Please try your call later.")] if caller == "request" else []
     )
@@ -190,7 +190,7 @@ async def test_real_vad_barge_in_on_a_recording(
         assert start < max(sink.played_at) < start + 0.3
         assert stopped and start < stopped[0].pts < start + 1.5
     else:
-        assert stopped == [] and result.interrupts == [] and turn.stats["paused"] == 0
+        assert stopped == [] and result.interrupts == [] and turn.stats.paused == 0
 
 
 @pytest.mark.anyio
