@@ -28,7 +28,7 @@ from cascade.frames import (
 from cascade.pipeline import Pipeline
 from cascade.stage import Stage, run_sync_cancellable
 from cascade.tts.engine import TTSEngine
-from cascade.turn.vad import SileroVAD, VADOptions
+from cascade.vad import SileroVAD, VADOptions
 
 SILENCE = 0.8
 

@@ -84,7 +84,7 @@ from cascade.turn import TurnOptions, TurnTaker
 from cascade.turn.options import EndpointingOptions, InterruptionOptions
 from cascade.turn.smart_turn import SmartTurnDetector
 from cascade.turn.text_turn import TextTurnDetector
-from cascade.turn.vad import SileroVAD, VADOptions
+from cascade.vad import SileroVAD, VADOptions
 
 RATE = 16000
 HOP = 0.02

@@ -1,7 +1,7 @@
 """WhisperASR: streaming faster-whisper between the VAD and the turn-taker.
 
 Frames in: caller audio (any rate) and the VAD's ``SpeechStarted``/``SpeechStopped`` (a
-:class:`~cascade.turn.vad.SileroVAD` must come earlier in the chain). All three are forwarded
+:class:`~cascade.vad.SileroVAD` must come earlier in the chain). All three are forwarded
 unchanged, at once. Frames out, per speech segment (one ``SpeechStarted``..``SpeechStopped`` pair):
 
 * zero or more :class:`~cascade.frames.PartialTranscript` while the caller speaks: ``text`` is the
@@ -63,7 +63,7 @@ from cascade.frames import (
     Word,
 )
 from cascade.stage import Stage
-from cascade.turn.vad import SileroModel, StreamingVAD
+from cascade.vad import SileroModel, StreamingVAD
 
 log = logging.getLogger("cascade.asr")
 

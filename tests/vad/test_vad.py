@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from cascade.audio import load_audio
 from cascade.frames import SpeechOnset, SpeechStarted, SpeechStopped, UserAudioFrame
 from cascade.testing import run_stages
-from cascade.turn.vad import SileroModel, SileroVAD, SpeechSegmenter, VADModelError, VADOptions
+from cascade.vad import SileroModel, SileroVAD, SpeechSegmenter, VADModelError, VADOptions
 from tests.asr.speech import LONG, PHONE, SHORT, speech
 
 
