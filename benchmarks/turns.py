@@ -71,6 +71,7 @@ from cascade.frames import (
     FinalTranscript,
     Frame,
     PartialTranscript,
+    SpeechProbabilities,
     SpeechStarted,
     SpeechStopped,
     UserAudioFrame,
@@ -183,9 +184,10 @@ class Whisper:
 
 
 class VADEvents(Stage):
-    """Base of the recognizer models: notes the VAD's events as they pass."""
+    """Base of the recognizer models: notes the VAD's events as they pass, and uses up the VAD's
+    probabilities as ``WhisperASR`` does (the turn-taker gets the frames it gets in an agent)."""
 
-    inputs = (UserAudioFrame, SpeechStarted, SpeechStopped)
+    inputs = (UserAudioFrame, SpeechProbabilities, SpeechStarted, SpeechStopped)
     outputs = (PartialTranscript, FinalTranscript)
 
     def __init__(self, name: str) -> None:
@@ -194,6 +196,8 @@ class VADEvents(Stage):
         """(kind, pts, arrival) of every VAD event."""
 
     async def process(self, frame: Frame) -> None:
+        if isinstance(frame, SpeechProbabilities):
+            return
         await self.emit(frame)
         if isinstance(frame, SpeechStarted):
             self.vad_events.append(("start", frame.pts, self.clock.now()))

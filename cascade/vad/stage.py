@@ -21,6 +21,8 @@ Event semantics (relied on by the ASR and the turn-taker):
 * Inside a segment, ``SpeechPaused`` (``pts``: where the speech ended) comes once
   ``pause_silence`` of quiet followed the speech, before the stop is confirmed; then either the
   ``SpeechStopped`` with the same ``pts`` or ``SpeechResumed`` (the speech went on) follows.
+* Before each audio frame that completes model windows, ``SpeechProbabilities`` gives their
+  speech probabilities (the ASR schedules its decodes by them).
 * Audio at any rate is accepted; other rates than 16 kHz are resampled for the model only (the
   forwarded frames are untouched).
 """
@@ -35,6 +37,7 @@ from cascade.frames import (
     Frame,
     SpeechOnset,
     SpeechPaused,
+    SpeechProbabilities,
     SpeechResumed,
     SpeechStarted,
     SpeechStopped,
@@ -56,7 +59,15 @@ class SileroVAD(Stage):
     """
 
     inputs = (UserAudioFrame,)
-    outputs = (UserAudioFrame, SpeechOnset, SpeechStarted, SpeechStopped, SpeechPaused, SpeechResumed)
+    outputs = (
+        UserAudioFrame,
+        SpeechProbabilities,
+        SpeechOnset,
+        SpeechStarted,
+        SpeechStopped,
+        SpeechPaused,
+        SpeechResumed,
+    )
 
     def __init__(self, options: VADOptions | None = None, *, name: str | None = None) -> None:
         """Create the stage; the model is loaded when the session starts."""
@@ -79,14 +90,25 @@ class SileroVAD(Stage):
         SileroModel(self.options.model_path)
 
     async def process(self, frame: Frame) -> None:
-        """Forward the audio, then emit whatever start/stop it confirmed."""
+        """Forward the audio after the probabilities of its windows, then emit whatever
+        start/stop it confirmed."""
         assert isinstance(frame, UserAudioFrame) and self._stream is not None
-        await self.emit(frame)
         self._generation = frame.generation
         samples = frame.samples()
         if samples.ndim == 2:
             samples = samples.mean(axis=1).astype(np.int16)
-        for start, end, prob in self._stream.push(samples, frame.sample_rate, frame.pts):
+        windows = self._stream.push(samples, frame.sample_rate, frame.pts)
+        if windows:
+            await self.emit(
+                SpeechProbabilities(
+                    pts=windows[0][0],
+                    generation=frame.generation,
+                    ends=tuple(end for _, end, _ in windows),
+                    probabilities=tuple(prob for _, _, prob in windows),
+                )
+            )
+        await self.emit(frame)
+        for start, end, prob in windows:
             event = self._segmenter.push(start, end, prob)
             if event is not None:
                 await self._emit_event(event)
