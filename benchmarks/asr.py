@@ -61,7 +61,7 @@ from cascade.session import SessionContext
 from cascade.stage import Stage
 from cascade.transports.base import Source
 from cascade.tts.normalize import number_to_words
-from cascade.turn.vad import SileroVAD, VADOptions
+from cascade.vad import SileroVAD, VADOptions
 
 LEAD, TAIL = 0.5, 1.2
 

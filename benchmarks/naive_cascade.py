@@ -21,6 +21,7 @@ from cascade.frames import (
     Frame,
     LLMResponseEnded,
     LLMResponseStarted,
+    SpeechProbabilities,
     SpeechStarted,
     SpeechStopped,
     UserAudioFrame,
@@ -28,7 +29,7 @@ from cascade.frames import (
 from cascade.pipeline import Pipeline
 from cascade.stage import Stage, run_sync_cancellable
 from cascade.tts.engine import TTSEngine
-from cascade.turn.vad import SileroVAD, VADOptions
+from cascade.vad import SileroVAD, VADOptions
 
 SILENCE = 0.8
 
@@ -36,7 +37,7 @@ SILENCE = 0.8
 class WholeTurnASR(Stage):
     """Buffers the caller's speech; when the VAD says it stopped, transcribes all of it."""
 
-    inputs = (UserAudioFrame, SpeechStarted, SpeechStopped)
+    inputs = (UserAudioFrame, SpeechProbabilities, SpeechStarted, SpeechStopped)
     outputs = (FinalTranscript, EndOfTurn)
 
     def __init__(self, engine: WhisperEngine) -> None:

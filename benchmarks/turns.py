@@ -74,6 +74,7 @@ from cascade.frames import (
     PartialTranscript,
     PlaybackHold,
     PlaybackRelease,
+    SpeechProbabilities,
     SpeechStarted,
     SpeechStopped,
     UserAudioFrame,
@@ -87,7 +88,7 @@ from cascade.turn import TurnOptions, TurnTaker
 from cascade.turn.options import EndpointingOptions, InterruptionOptions
 from cascade.turn.smart_turn import SmartTurnDetector
 from cascade.turn.text_turn import TextTurnDetector
-from cascade.turn.vad import SileroVAD, VADOptions
+from cascade.vad import SileroVAD, VADOptions
 
 RATE = 16000
 HOP = 0.02
@@ -186,9 +187,10 @@ class Whisper:
 
 
 class VADEvents(Stage):
-    """Base of the recognizer models: notes the VAD's events as they pass."""
+    """Base of the recognizer models: notes the VAD's events as they pass, and uses up the VAD's
+    probabilities as ``WhisperASR`` does (the turn-taker gets the frames it gets in an agent)."""
 
-    inputs = (UserAudioFrame, SpeechStarted, SpeechStopped)
+    inputs = (UserAudioFrame, SpeechProbabilities, SpeechStarted, SpeechStopped)
     outputs = (PartialTranscript, FinalTranscript)
 
     def __init__(self, name: str) -> None:
@@ -197,6 +199,8 @@ class VADEvents(Stage):
         """(kind, pts, arrival) of every VAD event."""
 
     async def process(self, frame: Frame) -> None:
+        if isinstance(frame, SpeechProbabilities):
+            return
         await self.emit(frame)
         if isinstance(frame, SpeechStarted):
             self.vad_events.append(("start", frame.pts, self.clock.now()))

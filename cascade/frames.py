@@ -144,6 +144,17 @@ class SpeechResumed(Frame):
     """VAD: the caller spoke again (at ``pts``) after a ``SpeechPaused``, within one segment."""
 
 
+class SpeechProbabilities(Frame):
+    """VAD: the speech probability of each model window that the next ``UserAudioFrame`` completes.
+
+    Sent just before that audio frame; ``pts`` is the first window's start, window ``i`` ends at
+    ``ends[i]`` and the next one starts there. Lets a later stage that schedules work by the
+    caller's speech (the ASR's decodes) use the VAD's model instead of running its own."""
+
+    ends: tuple[float, ...] = ()
+    probabilities: tuple[float, ...] = ()
+
+
 class Word(BaseModel):
     """A recognized word with its session-time span."""
 

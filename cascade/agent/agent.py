@@ -129,7 +129,7 @@ class VoiceAgent:
             asr = WhisperEngine(cfg.asr)
             _ = asr.loaded  # load now, not on the caller's first words
             self._shared["asr"] = asr
-        from cascade.turn.vad import SileroVAD
+        from cascade.vad import SileroVAD
 
         SileroVAD(cfg.vad).load()  # its ONNX session is shared by every session's VAD
         if "smart_turn" not in self._shared:
@@ -181,7 +181,7 @@ class VoiceAgent:
         """
         from cascade.asr.stage import WhisperASR
         from cascade.turn.taker import TurnTaker
-        from cascade.turn.vad import SileroVAD
+        from cascade.vad import SileroVAD
 
         cfg = self.config
         stages: list[Stage] = []

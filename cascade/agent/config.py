@@ -31,7 +31,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from cascade.asr.options import StreamingOptions, WhisperOptions
 from cascade.llm.models import DEFAULT_PORT
 from cascade.turn.options import TurnOptions
-from cascade.turn.vad import VADOptions
+from cascade.vad import VADOptions
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful voice assistant on a phone call. Answer in one or two short spoken "

@@ -1,7 +1,7 @@
 """Streaming speech recognition with faster-whisper.
 
 >>> from cascade.asr import WhisperASR, WhisperOptions
->>> from cascade.turn.vad import SileroVAD
+>>> from cascade.vad import SileroVAD
 >>> Pipeline([SileroVAD(), WhisperASR(WhisperOptions(model="base")), ...])
 
 Shipped models: ``tiny.en`` (default) and ``base``; any CTranslate2 directory or faster-whisper

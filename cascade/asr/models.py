@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cascade.asr import window
 from cascade.asr.options import WhisperOptions
+from cascade.asr.window import install as install_window
 from cascade.paths import cache_dir
 
 log = logging.getLogger("cascade.asr.models")
@@ -256,7 +256,7 @@ def _load(source: str, options: WhisperOptions) -> LoadedModel:
             "shipped 'tiny.en' and 'base' are downloaded from the Hugging Face hub: check the name and "
             "the network, or pass the path of a local CTranslate2 model directory"
         ) from exc
-    window.install(model)
+    install_window(model)
     return LoadedModel(
         model=model,
         source=source,

@@ -97,7 +97,7 @@ class StreamingOptions(BaseModel):
     with ``WhisperOptions.min_window`` at 10 s the encoder costs the same, the decoder a little
     more (speech end to final p95 0.24 -> 0.31 s with tiny.en)."""
     speech_threshold: float = Field(0.35, gt=0.0, lt=1.0)
-    """Silero speech probability at or above which the recognizer itself counts a 32 ms window as
-    speech (the VAD's default silence threshold). It only schedules decodes -- partials start
-    only while the latest window is speech, the speculative final once it is not; segment
-    boundaries come from the VAD stage."""
+    """Speech probability (the VAD's ``SpeechProbabilities``) at or above which the recognizer
+    counts a 32 ms window as speech (the VAD's default silence threshold). It only schedules
+    decodes -- partials start only while the latest window is speech, the speculative final
+    once it is not; segment boundaries come from the VAD's starts and stops."""

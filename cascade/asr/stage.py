@@ -1,8 +1,9 @@
 """WhisperASR: streaming faster-whisper between the VAD and the turn-taker.
 
-Frames in: caller audio (any rate) and the VAD's ``SpeechStarted``/``SpeechStopped`` (a
-:class:`~cascade.turn.vad.SileroVAD` must come earlier in the chain). All three are forwarded
-unchanged, at once. Frames out, per speech segment (one ``SpeechStarted``..``SpeechStopped`` pair):
+Frames in: caller audio (any rate), the VAD's ``SpeechStarted``/``SpeechStopped`` and its
+``SpeechProbabilities`` (a :class:`~cascade.vad.SileroVAD` must come earlier in the chain).
+Audio, starts and stops are forwarded unchanged, at once; the probabilities are used up here.
+Frames out, per speech segment (one ``SpeechStarted``..``SpeechStopped`` pair):
 
 * zero or more :class:`~cascade.frames.PartialTranscript` while the caller speaks: ``text`` is the
   current guess, ``committed`` a prefix of it that never changes again (each partial's
@@ -15,8 +16,8 @@ unchanged, at once. Frames out, per speech segment (one ``SpeechStarted``..``Spe
 Transcripts are emitted with ``pts`` = the session time they became available, in segment order.
 
 Latency design: the final must not wait for a decode started at ``SpeechStopped``. The stage
-watches the audio with its own Silero instance and starts a decode as soon as the caller has been
-quiet for ``speculation_silence``; when the VAD then confirms the stop (``min_silence`` later),
+watches the VAD's per-window speech probabilities and starts a decode as soon as the caller has
+been quiet for ``speculation_silence``; when the VAD then confirms the stop (``min_silence`` later),
 that decode is usually done and becomes the final. Whisper pads every input to 30 s; here each
 decode's encoder sees a window only a little longer than the audio (:mod:`cascade.asr.window`,
 ``WhisperOptions.min_window``), which makes a decode of a few seconds of speech 3-4x cheaper, so
@@ -44,26 +45,27 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import anyio
 
-from cascade.asr.agreement import LocalAgreement, after_context, drop_loops, join
+from cascade.asr.agreement import join
 from cascade.asr.engine import Hypothesis, WhisperEngine
 from cascade.asr.options import StreamingOptions, WhisperOptions
+from cascade.asr.segment import Segment, last_chars
 from cascade.asr.timeline import AudioTimeline
 from cascade.frames import (
     ErrorFrame,
     FinalTranscript,
     Frame,
     PartialTranscript,
+    SpeechProbabilities,
     SpeechStarted,
     SpeechStopped,
     UserAudioFrame,
     Word,
 )
 from cascade.stage import Stage
-from cascade.turn.vad import SileroModel, StreamingVAD
 
 log = logging.getLogger("cascade.asr")
 
@@ -71,19 +73,9 @@ _IDLE_KEEP = 2.0
 """Audio kept while nobody speaks (covers the VAD's confirmation delay, padding and pre-roll)."""
 _WINDOW = 0.04
 """A little more than one Silero window: speech this recent means the caller is speaking now."""
-_PROMPT_CHARS = 200
 _AFTER_SPEECH = 0.15
 """Final words starting this long after the VAD's speech end are dropped: Whisper invents text
 ("Thank you.") in the silence a decode ends with."""
-_FORCE_TRIM = 25.0
-"""Audio in one decode window past which pending words are committed so it can be trimmed."""
-
-
-def _last_chars(text: str) -> str:
-    """The end of a prompt text, at most ``_PROMPT_CHARS`` long, starting at a whole word."""
-    if len(text) <= _PROMPT_CHARS:
-        return text
-    return text[-_PROMPT_CHARS:].partition(" ")[2]
 
 
 @dataclass
@@ -98,46 +90,14 @@ class ASRStats:
     errors: int = 0
 
 
-@dataclass
-class _Segment:
-    start: float
-    generation: int
-    agreement: LocalAgreement = field(default_factory=LocalAgreement)
-    stop: float | None = None
-    window_start: float = 0.0
-    """Start of the audio re-decoded each time (moves forward when committed audio is trimmed)."""
-    prompt: str = ""
-    decoded_until: float = 0.0
-    latest: Hypothesis | None = None
-    agreed_until: float = float("-inf")
-    """End of the audio of the last decode that updated the agreement."""
-    last_text: str = ""
-    again: tuple[Word, ...] = ()
-    """The previous segment's words whose audio the window starts with (decoded again)."""
-    prepared: bool = False
-    """Whether the window has been extended over the previous segment's last words (done when
-    the segment's first decode starts: the previous final is known then)."""
-
-    def __post_init__(self) -> None:
-        self.window_start = self.decoded_until = self.start
-
-    def own(self, hypothesis: Hypothesis) -> Hypothesis:
-        """The hypothesis without a decoding loop and without the words of the audio before the
-        segment (decoded as context)."""
-        words = drop_loops(hypothesis.words)
-        if self.again and self.window_start <= self.again[0].start:  # not trimmed off since
-            words = after_context(words, self.again, self.start)
-        return replace(hypothesis, words=tuple(words))
-
-
 class WhisperASR(Stage):
     """Streaming Whisper recognizer stage (see the module docstring for its exact behaviour).
 
     >>> Pipeline([SileroVAD(), WhisperASR(WhisperOptions(model="base")), TurnTaker(), ...])
     """
 
-    inputs = (UserAudioFrame, SpeechStarted, SpeechStopped)
-    requires = (SpeechStarted, SpeechStopped)
+    inputs = (UserAudioFrame, SpeechProbabilities, SpeechStarted, SpeechStopped)
+    requires = (SpeechStarted, SpeechStopped, SpeechProbabilities)
     outputs = (PartialTranscript, FinalTranscript, ErrorFrame)
 
     def __init__(
@@ -157,10 +117,12 @@ class WhisperASR(Stage):
         self.options = self.engine.options
         self.streaming = streaming or StreamingOptions()
         self.stats = ASRStats()
-        self._segments: deque[_Segment] = deque()
+        self._segments: deque[Segment] = deque()
         self._audio = AudioTimeline()
-        self._speech_vad: StreamingVAD | None = None
+        self._heard: SpeechProbabilities | None = None
+        """The VAD's probabilities of the audio frame that comes next."""
         self._last_speech = float("-inf")
+        """End of the latest window the VAD found speech-like (``speech_threshold``)."""
         self._changed = anyio.Event()
         self._progress = anyio.Event()
         self._limiter: anyio.CapacityLimiter | None = None
@@ -177,8 +139,6 @@ class WhisperASR(Stage):
         """Load the model (off the event loop; shared per process) and start the decoder."""
         await self.engine.load()
         self._limiter = anyio.CapacityLimiter(self.options.max_concurrent)
-        # the first ONNX session of the process takes tens of milliseconds to create
-        self._speech_vad = StreamingVAD(await anyio.to_thread.run_sync(SileroModel))
         self.spawn(self._decoder, service=True)
 
     async def finish(self) -> None:
@@ -194,6 +154,10 @@ class WhisperASR(Stage):
 
     async def process(self, frame: Frame) -> None:
         """Forward the frame and record it; decoding happens in the decoder task."""
+        if isinstance(frame, SpeechProbabilities):
+            # kept for the audio frame that follows: the decoder sees both or neither
+            self._heard = frame
+            return
         await self.emit(frame)
         if isinstance(frame, UserAudioFrame):
             self._on_audio(frame)
@@ -211,24 +175,22 @@ class WhisperASR(Stage):
             open_segment.generation = frame.generation
         self._changed.set()
 
-    def _open(self, start: float, generation: int) -> _Segment:
+    def _open(self, start: float, generation: int) -> Segment:
         if self._segments and self._segments[-1].stop is None:
             self._segments[-1].stop = start  # a start without a stop: close the old segment
-        segment = _Segment(start=start, generation=generation)
+        segment = Segment(start=start, generation=generation)
         segment.agreement.follow(self._last_words)
         self._segments.append(segment)
         return segment
 
     def _on_audio(self, frame: UserAudioFrame) -> None:
         self._audio.append(frame)
-        assert self._speech_vad is not None
-        samples = frame.samples()
-        if samples.ndim == 2:
-            samples = samples.mean(axis=1).astype(samples.dtype)
-        threshold = self.streaming.speech_threshold
-        for _, end, prob in self._speech_vad.push(samples, frame.sample_rate, frame.pts):
-            if prob >= threshold:
-                self._last_speech = end
+        heard, self._heard = self._heard, None
+        if heard is not None:
+            threshold = self.streaming.speech_threshold
+            for end, prob in zip(heard.ends, heard.probabilities, strict=True):
+                if prob >= threshold:
+                    self._last_speech = end
         audio_context = self.streaming.audio_context
         if self._segments:
             self._segments[-1].generation = frame.generation
@@ -258,7 +220,7 @@ class WhisperASR(Stage):
             else:
                 await changed.wait()
 
-    def _due(self, segment: _Segment) -> bool:
+    def _due(self, segment: Segment) -> bool:
         """Whether an open segment has new speech worth a decode now."""
         opts = self.streaming
         speech_end = max(self._last_speech, segment.start)
@@ -272,12 +234,12 @@ class WhisperASR(Stage):
         speaking = self._last_speech >= now - _WINDOW
         return speaking and now - segment.decoded_until >= opts.partial_interval
 
-    def _prepare(self, segment: _Segment) -> None:
+    def _prepare(self, segment: Segment) -> None:
         """Start the segment's window at the previous segments' last words, if they are recent.
 
         Only words of at most ``audio_context`` before the segment are decoded again, from a
         little before the first of them (Whisper's word starts are a little late); their
-        hypothesis words are dropped again by :meth:`_Segment.own`.
+        hypothesis words are dropped again by :meth:`~cascade.asr.segment.Segment.own`.
         """
         segment.prepared = True
         since = segment.start - self.streaming.audio_context
@@ -289,14 +251,14 @@ class WhisperASR(Stage):
         segment.window_start = max(self._audio.start, min(start, segment.start))
         segment.again = tuple(w for w in again if w.start >= segment.window_start)
 
-    async def _decode(self, segment: _Segment, until: float) -> Hypothesis | None:
+    async def _decode(self, segment: Segment, until: float) -> Hypothesis | None:
         if not segment.prepared:
             self._prepare(segment)
         audio = self._audio.slice(segment.window_start, until)
         segment.decoded_until = until
         if audio.size == 0:
             return None
-        prompt = _last_chars(" ".join(p for p in (self._context(segment), segment.prompt) if p))
+        prompt = last_chars(" ".join(p for p in (self._context(segment), segment.prompt) if p))
         try:
             hypothesis = await self.engine.decode(
                 audio, offset=segment.window_start, prompt=prompt, limiter=self._limiter
@@ -319,7 +281,7 @@ class WhisperASR(Stage):
         segment.latest = hypothesis
         return hypothesis
 
-    def _context(self, segment: _Segment) -> str:
+    def _context(self, segment: Segment) -> str:
         """Text of the finals that ended within ``context`` seconds before the segment and whose
         audio is not in the segment's window."""
         opts = self.streaming
@@ -328,7 +290,7 @@ class WhisperASR(Stage):
         since = segment.start - opts.context
         return join([w for w in self._history if w.end >= since and w.start < segment.window_start])
 
-    async def _partial(self, segment: _Segment) -> None:
+    async def _partial(self, segment: Segment) -> None:
         hypothesis = await self._decode(segment, self._audio.end)
         if hypothesis is None or (segment.stop is not None and self._covers(segment, hypothesis)):
             return  # the final follows at once; a partial now would only delay it
@@ -355,13 +317,13 @@ class WhisperASR(Stage):
                     words=tuple(words),
                 )
             )
-        self._maybe_trim(segment, hypothesis.audio_end)
+        segment.trim(hypothesis.audio_end, self.streaming)
 
-    def _covers(self, segment: _Segment, hypothesis: Hypothesis) -> bool:
+    def _covers(self, segment: Segment, hypothesis: Hypothesis) -> bool:
         assert segment.stop is not None
         return hypothesis.audio_end >= segment.stop + self.streaming.final_margin
 
-    async def _finalize(self, segment: _Segment) -> None:
+    async def _finalize(self, segment: Segment) -> None:
         hypothesis = segment.latest
         if hypothesis is not None and self._covers(segment, hypothesis):
             self.stats.speculative_finals += 1
@@ -390,19 +352,3 @@ class WhisperASR(Stage):
                 language=hypothesis.language if hypothesis else (self.options.language or "en"),
             )
         )
-
-    def _maybe_trim(self, segment: _Segment, decoded_end: float) -> None:
-        """Cut committed audio off the front once the re-decoded window grows too long."""
-        opts = self.streaming
-        if decoded_end - segment.window_start <= opts.trim_after:
-            return
-        agreement = segment.agreement
-        if decoded_end - segment.window_start > _FORCE_TRIM:
-            agreement.force_commit(decoded_end - opts.trim_after / 2)
-        if not agreement.committed or agreement.committed_end <= segment.window_start:
-            return
-        cut = max(segment.window_start, agreement.committed_end - opts.keep_context)
-        before = [w for w in agreement.committed if w.end <= cut]
-        segment.window_start = cut
-        segment.prompt = _last_chars(join(before))
-        log.debug("trimmed segment window to %.2f", cut)

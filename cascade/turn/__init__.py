@@ -1,4 +1,4 @@
-"""Turn-taking: VAD, semantic end-of-turn detection, barge-in, backchannels, preemptive replies."""
+"""Turn-taking: semantic end-of-turn detection, barge-in, backchannels, preemptive replies."""
 
 from cascade.turn.decider import TurnDecider
 from cascade.turn.options import (

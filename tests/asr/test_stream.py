@@ -15,7 +15,7 @@ from cascade.audio import AudioFormatError
 from cascade.frames import FinalTranscript, PartialTranscript, SpeechStarted, SpeechStopped, UserAudioFrame
 from cascade.pipeline import Pipeline, PipelineTypeError
 from cascade.testing import assert_no_leaked_tasks
-from cascade.turn.vad import SileroVAD
+from cascade.vad import SileroVAD
 from tests.asr.speech import LONG, LONG_TEXT, MARRIED, MENU, MENU_TEXT, PHONE, SHORT, speech
 from tests.asr.streaming import speech_file, stream, until
 

@@ -16,7 +16,7 @@ from cascade.testing.sinks import PacedSink
 from cascade.turn import TurnTaker
 from cascade.turn.smart_turn import SmartTurnDetector
 from cascade.turn.text_turn import TextTurnDetector
-from cascade.turn.vad import SileroVAD, VADOptions
+from cascade.vad import SileroVAD, VADOptions
 from tests.turn.conftest import ASTERISK, LIBRIVOX, longest_inner_gap, recording
 from tests.turn.helpers import RATE, bot_reply_frames, final, partial, plays_audio, timeline
 

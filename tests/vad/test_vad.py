@@ -7,9 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from cascade.audio import load_audio
-from cascade.frames import SpeechOnset, SpeechStarted, SpeechStopped, UserAudioFrame
+from cascade.frames import SpeechOnset, SpeechProbabilities, SpeechStarted, SpeechStopped, UserAudioFrame
 from cascade.testing import run_stages
-from cascade.turn.vad import SileroModel, SileroVAD, SpeechSegmenter, VADModelError, VADOptions
+from cascade.vad import SileroModel, SileroVAD, SpeechSegmenter, StreamingVAD, VADModelError, VADOptions
 from tests.asr.speech import LONG, PHONE, SHORT, speech
 
 
@@ -154,6 +154,28 @@ async def test_events_on_recorded_speech_and_audio_forwarded() -> None:
     assert result.frames.index(onset) < result.frames.index(start)
     assert onset.pts == pytest.approx(start.pts + VADOptions().speech_pad, abs=1e-6)
     assert onset.confirm_by == pytest.approx(onset.pts + VADOptions().min_speech)
+
+
+@pytest.mark.anyio
+async def test_probabilities_come_before_the_audio_they_describe() -> None:
+    # exactly what a model of one's own computes over the same frames (the ASR relies on it)
+    sent = frames(padded(speech(PHONE), 8000), 8000, ms=30)
+    result = await run_stages([SileroVAD()], sent, tail=0.5)
+    own = StreamingVAD(SileroModel())
+    heard: SpeechProbabilities | None = None
+    windows = 0
+    for frame in result.frames:
+        if isinstance(frame, SpeechProbabilities):
+            assert heard is None
+            heard = frame
+        elif isinstance(frame, UserAudioFrame):
+            expected = own.push(frame.samples(), frame.sample_rate, frame.pts)
+            got = [] if heard is None else list(zip(heard.ends, heard.probabilities, strict=True))
+            assert got == [(end, prob) for _, end, prob in expected]
+            assert heard is None or heard.pts == expected[0][0]
+            windows += len(expected)
+            heard = None
+    assert windows == int(len(sent) * 0.03 / 0.032)
 
 
 @pytest.mark.anyio
