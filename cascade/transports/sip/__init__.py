@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from cascade.transports.sip.call import CallError, SipCall
     from cascade.transports.sip.options import BridgeOptions, RegisterOptions, SipOptions
     from cascade.transports.sip.tools import CallControl
+    from cascade.transports.sip.transaction import SipTimeout
     from cascade.transports.sip.transport import SipSink, SipSource, SipTransport
-    from cascade.transports.sip.ua import SipTimeout, SipUserAgent
+    from cascade.transports.sip.ua import SipUserAgent
 
 _WHERE = {
     "CallInfo": "bridge",
@@ -36,7 +37,7 @@ _WHERE = {
     "SipSink": "transport",
     "SipSource": "transport",
     "SipTransport": "transport",
-    "SipTimeout": "ua",
+    "SipTimeout": "transaction",
     "SipUserAgent": "ua",
 }
 
