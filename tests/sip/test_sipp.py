@@ -31,7 +31,7 @@ from cascade.testing.sip_peers.sipp import (
 from cascade.transports.sip import CallInfo, RegisterOptions
 from cascade.transports.sip.rtp import RtpPacket
 from tests.sip.conftest import audio_start, rms, run_sipp, running_bridge, transcribe, wait_until
-from tests.sip.helpers import REPLY_TEXT, ActOnTurn, RecordedReply, fake_agent, question_audio
+from tests.sip.helpers import REPLY_TEXT, ActOnTurn, RecordedReply, fake_agent, question_audio, run_tool
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -357,7 +357,7 @@ async def test_transfer_tool_sends_refer(
 
     def factory(info: CallInfo) -> Pipeline:
         async def transfer(call: CallInfo) -> str:
-            return await call.controls.call_tool("transfer_call", {"destination": "sales"})
+            return await run_tool(call.controls, "transfer_call", {"destination": "sales"})
 
         stages = [
             FakeASR(["hi"], silence=0.4),
@@ -388,7 +388,7 @@ async def test_hang_up_tool_and_rtp_guard(
 
     def factory(info: CallInfo) -> Pipeline:
         async def hang_up(call: CallInfo) -> str:
-            return await call.controls.call_tool("hang_up", {})
+            return await run_tool(call.controls, "hang_up", {})
 
         return Pipeline(
             [
