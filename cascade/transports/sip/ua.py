@@ -138,10 +138,6 @@ class SipUserAgent:
             self.transactions.prune(now)
             self.invites.prune(now)
 
-    def contact(self, transport: str = "udp") -> str:
-        """Our Contact header value."""
-        return self.transactions.contact(transport)
-
     # --- receiving -----------------------------------------------------------------------------
 
     async def _on_datagram(self, data: bytes, peer: Peer) -> None:
