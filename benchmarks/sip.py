@@ -37,14 +37,10 @@ from typing import Any
 import numpy as np
 
 from cascade.audio import load_audio
-from cascade.transports.sip.peers import (
-    RtpRecorder,
-    RtpStreamSpec,
-    free_media_ports,
-    free_port,
-    free_port_both,
-    question_scenario,
-)
+from cascade.testing.sip_peers.pcap import RtpStreamSpec
+from cascade.testing.sip_peers.ports import free_media_ports, free_port, free_port_both
+from cascade.testing.sip_peers.recorder import RtpRecorder
+from cascade.testing.sip_peers.sipp import question_scenario
 
 SILENCE_THRESHOLD = 0.02
 

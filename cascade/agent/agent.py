@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 
 from cascade.agent.config import AgentConfig
+from cascade.agent.keypad import KeypadInput
 from cascade.clock import Clock
 from cascade.frames import TextToSpeak
 from cascade.llm.chat import ChatLLM, ChatLLMOptions
@@ -198,8 +199,6 @@ class VoiceAgent:
         )
         stages.append(turn)
         if keypad:
-            from cascade.agent.phone import KeypadInput
-
             stages.append(KeypadInput())
         # the monitor after the TTS tells the turn-taker what is being played (resume, echo)
         stages += [self._llm_stage(extra_tools), self._tts_stage()]

@@ -1,4 +1,4 @@
-"""The default agent on the phone: keypad input and call-control tools for ``cascade phone``.
+"""The default agent on the phone: call-control tools and the per-call pipeline for ``cascade phone``.
 
 ``cascade phone`` calls :func:`phone_pipeline` once per answered call. The agent (models loaded
 once per process) is configured from the environment / ``CASCADE_CONFIG`` like ``cascade talk``.
@@ -13,59 +13,12 @@ from pydantic import BaseModel, Field
 
 from cascade.agent.agent import VoiceAgent
 from cascade.agent.config import AgentConfig
-from cascade.frames import DTMFFrame, EndOfTurn, Frame
 from cascade.llm.tools import Tool
 from cascade.pipeline import Pipeline
-from cascade.stage import Stage
 
 if TYPE_CHECKING:
     from cascade.transports.sip.bridge import CallInfo
-    from cascade.transports.sip.tools import CallControl
-
-
-class KeypadInput(Stage):
-    """Turns DTMF key presses into a caller turn ("The caller pressed 1 2 on the keypad.").
-
-    Digits are collected until ``#`` or ``timeout`` seconds without a new key.
-    """
-
-    inputs = (DTMFFrame,)
-    outputs = (EndOfTurn,)
-
-    def __init__(self, timeout: float = 1.5) -> None:
-        super().__init__(name="KeypadInput")
-        self.timeout = timeout
-        self.digits: list[str] = []
-        self.last_key = 0.0
-
-    async def start(self) -> None:
-        """Start the inter-digit timer."""
-        self.spawn(self._timer, service=True)
-
-    async def process(self, frame: Frame) -> None:
-        """Collect a digit (forwarded too, for transcripts and other stages)."""
-        assert isinstance(frame, DTMFFrame)
-        await self.emit(frame)
-        if frame.digit == "#":
-            await self._flush()
-        else:
-            self.digits.append(frame.digit)
-            self.last_key = self.clock.now()
-
-    async def _timer(self) -> None:
-        while True:
-            await self.clock.sleep(0.1)
-            if self.digits and self.clock.now() - self.last_key >= self.timeout:
-                await self._flush()
-
-    async def _flush(self) -> None:
-        if not self.digits:
-            return
-        keys, self.digits = " ".join(self.digits), []
-        now = self.clock.now()
-        self.ctx.metrics.mark("end_of_turn", now)
-        text = f"(The caller pressed {keys} on the keypad.)"
-        await self.emit(EndOfTurn(pts=now, generation=self.generation, text=text, reason="dtmf"))
+    from cascade.transports.sip.control import CallControl
 
 
 class _TransferArgs(BaseModel):

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from cascade.testing.runner import assert_no_leaked_tasks
+from cascade.testing.sip_peers.pcap import RtpStreamSpec
+from cascade.testing.sip_peers.ports import free_media_ports, free_port, free_port_both
 from cascade.transports.sip import BridgeOptions, PhoneBridge, PipelineFactory, SipOptions
-from cascade.transports.sip.peers import RtpStreamSpec, free_media_ports, free_port, free_port_both
 from tests.sip.helpers import fake_agent, question_audio
 
 

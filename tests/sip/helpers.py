@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from cascade.agent.phone import call_control_tools
 from cascade.audio import load_audio
 from cascade.frames import BotAudioFrame, DTMFFrame, Frame, LLMResponseEnded, TextToSpeak
 from cascade.pipeline import Pipeline
 from cascade.stage import Stage
 from cascade.testing.fakes import FakeASR, FakeLLM, FakeTurnTaker
-from cascade.transports.sip import CallInfo
+from cascade.transports.sip import CallControl, CallInfo
 
 SOUNDS = Path("/usr/share/asterisk/sounds/en")
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 QUESTION_WAV = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
 REPLY_WAV = SOUNDS / "check-number-dial-again.wav"
 REPLY_TEXT = "Please check the number and dial again."
+
+
+async def run_tool(controls: CallControl, name: str, arguments: dict[str, Any]) -> str:
+    """Run one of the phone agent's call-control tools as the LLM stage does (parse, then invoke)."""
+    tool = next(t for t in call_control_tools(controls) if t.name == name)
+    return await tool.invoke(tool.parse(arguments))
 
 
 class RecordedReply(Stage):

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from cascade.audio import load_audio, write_wav
-from cascade.transports.sip.peers import baresip_command, baresip_config, free_port
+from cascade.testing.sip_peers.baresip import baresip_command, baresip_config
+from cascade.testing.sip_peers.ports import free_port
 from tests.sip.conftest import need, rms, running_bridge, transcribe, wait_until
 from tests.sip.helpers import question_audio
 

@@ -11,8 +11,10 @@ from pathlib import Path
 import anyio
 import pytest
 
+from cascade.testing.sip_peers.ports import free_port, free_port_both
+from cascade.testing.sip_peers.recorder import RtpRecorder
+from cascade.testing.sip_peers.sipp import question_scenario
 from cascade.transports.sip import BridgeOptions, PhoneBridge, SipOptions
-from cascade.transports.sip.peers import RtpRecorder, free_port, free_port_both, question_scenario
 from tests.sip.conftest import need, run_sipp, wait_until
 from tests.sip.helpers import fake_agent
 

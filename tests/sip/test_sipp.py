@@ -15,10 +15,9 @@ import pytest
 from cascade.frames import DTMFFrame
 from cascade.pipeline import Pipeline
 from cascade.testing.fakes import FakeASR, FakeLLM, FakeTurnTaker
-from cascade.transports.sip import CallInfo, RegisterOptions
-from cascade.transports.sip.peers import (
-    RtpRecorder,
-    RtpStreamSpec,
+from cascade.testing.sip_peers.pcap import RtpStreamSpec
+from cascade.testing.sip_peers.recorder import RtpRecorder
+from cascade.testing.sip_peers.sipp import (
     auth_scenario,
     cancel_scenario,
     hold_scenario,
@@ -29,9 +28,10 @@ from cascade.transports.sip.peers import (
     sdp_offer,
     transfer_scenario,
 )
+from cascade.transports.sip import CallInfo, RegisterOptions
 from cascade.transports.sip.rtp import RtpPacket
 from tests.sip.conftest import audio_start, rms, run_sipp, running_bridge, transcribe, wait_until
-from tests.sip.helpers import REPLY_TEXT, ActOnTurn, RecordedReply, fake_agent, question_audio
+from tests.sip.helpers import REPLY_TEXT, ActOnTurn, RecordedReply, fake_agent, question_audio, run_tool
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -324,7 +324,7 @@ async def test_register_with_digest(tmp_path: Path, no_leaks: Check) -> None:
     """REGISTER to a registrar (SIPp as UAS) that challenges and verifies the digest."""
 
     async def body() -> None:
-        from cascade.transports.sip.peers import free_port
+        from cascade.testing.sip_peers.ports import free_port
 
         registrar_port = free_port()
         reg = RegisterOptions(registrar=f"sip:127.0.0.1:{registrar_port}", user="bot", password="pw123")
@@ -357,7 +357,7 @@ async def test_transfer_tool_sends_refer(
 
     def factory(info: CallInfo) -> Pipeline:
         async def transfer(call: CallInfo) -> str:
-            return await call.controls.call_tool("transfer_call", {"destination": "sales"})
+            return await run_tool(call.controls, "transfer_call", {"destination": "sales"})
 
         stages = [
             FakeASR(["hi"], silence=0.4),
@@ -388,7 +388,7 @@ async def test_hang_up_tool_and_rtp_guard(
 
     def factory(info: CallInfo) -> Pipeline:
         async def hang_up(call: CallInfo) -> str:
-            return await call.controls.call_tool("hang_up", {})
+            return await run_tool(call.controls, "hang_up", {})
 
         return Pipeline(
             [

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cascade.testing.sip_peers.ports import free_media_ports
 from cascade.transports.sip.address import NameAddr, SipUri, Via
 from cascade.transports.sip.auth import DigestVerifier, authorization_header
 from cascade.transports.sip.dtmf import (
@@ -28,7 +29,6 @@ from cascade.transports.sip.message import (
     parse_message,
 )
 from cascade.transports.sip.options import SipOptions
-from cascade.transports.sip.peers import free_media_ports
 from cascade.transports.sip.rtp import RtpError, RtpPacket
 from cascade.transports.sip.sdp import LocalMedia, SdpError, negotiate, parse_sdp
 

@@ -4,7 +4,7 @@
 * :class:`SipUserAgent` / :class:`SipCall` -- signalling (UDP/TCP, INVITE/ACK/BYE/CANCEL/OPTIONS,
   re-INVITE hold, INFO DTMF, REFER, REGISTER with digest auth).
 * :class:`SipTransport` -- a call as a cascade transport (jitter buffer, G.711, paced RTP).
-* :class:`CallControl` -- hang-up and transfer as LLM tools.
+* :class:`CallControl` -- hang up or transfer a call (what the LLM's call-control tools do).
 
 Names are imported lazily so that ``cascade --help`` stays fast.
 """
@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cascade.transports.sip.bridge import CallInfo, CallRecord, PhoneBridge, PipelineFactory
     from cascade.transports.sip.call import CallError, SipCall
+    from cascade.transports.sip.control import CallControl
     from cascade.transports.sip.options import BridgeOptions, RegisterOptions, SipOptions
-    from cascade.transports.sip.tools import CallControl
+    from cascade.transports.sip.transaction import SipTimeout
     from cascade.transports.sip.transport import SipSink, SipSource, SipTransport
-    from cascade.transports.sip.ua import SipTimeout, SipUserAgent
+    from cascade.transports.sip.ua import SipUserAgent
 
 _WHERE = {
     "CallInfo": "bridge",
@@ -32,11 +33,11 @@ _WHERE = {
     "BridgeOptions": "options",
     "RegisterOptions": "options",
     "SipOptions": "options",
-    "CallControl": "tools",
+    "CallControl": "control",
     "SipSink": "transport",
     "SipSource": "transport",
     "SipTransport": "transport",
-    "SipTimeout": "ua",
+    "SipTimeout": "transaction",
     "SipUserAgent": "ua",
 }
 

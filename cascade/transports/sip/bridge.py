@@ -4,9 +4,10 @@
     await bridge.run()
 
 ``make_pipeline(info)`` is called once per answered call with a :class:`CallInfo` (who called,
-and :class:`~cascade.transports.sip.tools.CallControl` for the LLM's hang-up/transfer tools) and
-returns a fresh :class:`~cascade.pipeline.Pipeline`. The session ends, and everything of the call
-is released, when the caller hangs up, the RTP times out, the bot hangs up, or a stage fails.
+and :class:`~cascade.transports.sip.control.CallControl` to hang up or transfer the call, which
+:func:`cascade.agent.phone.call_control_tools` offers to the LLM) and returns a fresh
+:class:`~cascade.pipeline.Pipeline`. The session ends, and everything of the call is released,
+when the caller hangs up, the RTP times out, the bot hangs up, or a stage fails.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import anyio
 
 from cascade.pipeline import Pipeline
 from cascade.transports.sip.call import SipCall
+from cascade.transports.sip.control import CallControl
 from cascade.transports.sip.options import BridgeOptions
-from cascade.transports.sip.tools import CallControl
 from cascade.transports.sip.transport import SipTransport
 from cascade.transports.sip.ua import SipUserAgent
 

@@ -1,27 +1,25 @@
 """One call: the dialog (RFC 3261 §12), its media, and what can be done with it (BYE, REFER).
 
 The user agent creates a :class:`SipCall` for every accepted INVITE and routes the dialog's
-requests to it; the application (the phone bridge) reads :attr:`SipCall.media` and calls
-:meth:`SipCall.hang_up` / :meth:`SipCall.transfer`.
+requests to it; the call answers them and sends its own through the user agent's
+:class:`~cascade.transports.sip.transaction.SipTransactions`. The application (the phone bridge)
+reads :attr:`SipCall.media` and calls :meth:`SipCall.hang_up` / :meth:`SipCall.transfer`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
 
 import anyio
 
-from cascade.transports.sip.address import NameAddr, SipUri, Via, new_branch
+from cascade.transports.sip.address import NameAddr, SipUri
 from cascade.transports.sip.dtmf import parse_info_dtmf
 from cascade.transports.sip.media import RtpSession
 from cascade.transports.sip.message import SipParseError, SipRequest, SipResponse
 from cascade.transports.sip.network import Peer
 from cascade.transports.sip.sdp import LocalMedia, SdpError, negotiate, parse_sdp
-
-if TYPE_CHECKING:
-    from cascade.transports.sip.ua import SipUserAgent
+from cascade.transports.sip.transaction import ALLOW, USER_AGENT, SipTransactions
 
 log = logging.getLogger("cascade.sip.call")
 
@@ -34,9 +32,10 @@ class SipCall:
     """An answered (or ringing) call from ``invite``."""
 
     def __init__(
-        self, ua: SipUserAgent, invite: SipRequest, peer: Peer, media: RtpSession, local_tag: str
+        self, transactions: SipTransactions, invite: SipRequest, peer: Peer, media: RtpSession, local_tag: str
     ) -> None:
-        self.ua = ua
+        self.transactions = transactions
+        self.options = transactions.options
         self.invite = invite
         self.peer = peer
         self.media = media
@@ -54,7 +53,7 @@ class SipCall:
         self.route_set = [NameAddr.parse(r) for r in invite.get_all("Record-Route")]
         self.local_cseq = 1
         self.remote_cseq = invite.cseq[0]
-        self.local_media = LocalMedia(ua.options.contact_host, media.local_port)
+        self.local_media = LocalMedia(self.options.contact_host, media.local_port)
         self.ended = anyio.Event()
         self.end_reason = ""
         self.cancelled = anyio.Event()
@@ -82,7 +81,7 @@ class SipCall:
 
     def accept_offer(self, body: bytes) -> None:
         """Negotiate an SDP offer (INVITE, re-INVITE) or answer (ACK after a late offer)."""
-        negotiated = negotiate(parse_sdp(body), self.ua.options.codecs)
+        negotiated = negotiate(parse_sdp(body), self.options.codecs)
         was_hold = self.media.on_hold
         self.media.configure(negotiated)
         if self.media.on_hold != was_hold:
@@ -91,30 +90,32 @@ class SipCall:
     def answer_sdp(self) -> bytes:
         """Our SDP for the 200 OK: the answer, or an offer when the INVITE had none."""
         if self.media.negotiated is None:
-            return self.local_media.offer(self.ua.options.codecs)
+            return self.local_media.offer(self.options.codecs)
         return self.local_media.answer(self.media.negotiated)
 
     async def on_request(self, request: SipRequest, peer: Peer) -> None:
         """A request inside this dialog (not INVITE/ACK/CANCEL, which the user agent handles)."""
         number = request.cseq[0]
         if number < self.remote_cseq and request.method != "ACK":
-            await self.ua.respond(request, peer, 500, "Server Internal Error", headers=[("Retry-After", "1")])
+            await self.transactions.respond(
+                request, peer, 500, "Server Internal Error", headers=[("Retry-After", "1")]
+            )
             return
         self.remote_cseq = max(self.remote_cseq, number)
         method = request.method
         if method == "BYE":
-            await self.ua.respond(request, peer, 200, "OK")
+            await self.transactions.respond(request, peer, 200, "OK")
             self.finish("caller hung up")
         elif method == "INFO":
             await self._on_info(request, peer)
         elif method == "NOTIFY":
-            await self.ua.respond(request, peer, 200, "OK")
+            await self.transactions.respond(request, peer, 200, "OK")
             self._on_notify(request)
         elif method == "OPTIONS":
-            await self.ua.respond_options(request, peer)
+            await self.transactions.respond_options(request, peer)
         else:
-            await self.ua.respond(
-                request, peer, 405, "Method Not Allowed", headers=[("Allow", self.ua.ALLOW)]
+            await self.transactions.respond(
+                request, peer, 405, "Method Not Allowed", headers=[("Allow", ALLOW)]
             )
 
     async def on_reinvite(self, request: SipRequest, peer: Peer) -> SipResponse:
@@ -124,9 +125,9 @@ class SipCall:
             try:
                 self.accept_offer(request.body)
             except SdpError as exc:
-                return self.ua.make_response(request, 488, "Not Acceptable Here", warning=str(exc))
+                return self.transactions.make_response(request, 488, "Not Acceptable Here", warning=str(exc))
         self.local_media.version += 1
-        return self.ua.make_response(
+        return self.transactions.make_response(
             request,
             200,
             "OK",
@@ -138,15 +139,15 @@ class SipCall:
 
     async def _on_info(self, request: SipRequest, peer: Peer) -> None:
         if not request.body:
-            await self.ua.respond(request, peer, 200, "OK")  # an INFO keep-alive
+            await self.transactions.respond(request, peer, 200, "OK")  # an INFO keep-alive
             return
         digit = parse_info_dtmf(request.content_type, request.body.decode("utf-8", "replace"))
         if digit is None:
-            await self.ua.respond(
+            await self.transactions.respond(
                 request, peer, 415, "Unsupported Media Type", headers=[("Accept", "application/dtmf-relay")]
             )
             return
-        await self.ua.respond(request, peer, 200, "OK")
+        await self.transactions.respond(request, peer, 200, "OK")
         log.info("%s DTMF %s (SIP INFO)", self, digit)
         self.media.digits.append(digit)
 
@@ -175,15 +176,13 @@ class SipCall:
         first_hop = SipUri.parse(self.route_set[0].uri) if self.route_set else self.remote_target
         transport = self.peer.transport if "transport" not in first_hop.params else first_hop.transport
         peer = Peer(transport, first_hop.host, first_hop.port or 5060)
-        if transport == "tcp" and self.peer.transport == "tcp" and self.ua.network.has_connection(self.peer):
+        if (
+            transport == "tcp"
+            and self.peer.transport == "tcp"
+            and self.transactions.network.has_connection(self.peer)
+        ):
             peer = self.peer  # reuse the connection the call came in on
-        via = Via(
-            transport.upper(),
-            self.ua.options.contact_host,
-            self.ua.port,
-            {"branch": new_branch(), "rport": ""},
-        )
-        request.add("Via", str(via))
+        request.add("Via", str(self.transactions.via(transport)))
         request.add("Max-Forwards", "70")
         request.add("From", str(self.local_party))
         request.add("To", str(self.remote_party))
@@ -191,8 +190,8 @@ class SipCall:
         request.add("CSeq", f"{self.local_cseq} {method}")
         for route in self.route_set:
             request.add("Route", str(route))
-        request.add("Contact", self.ua.contact(transport))
-        request.add("User-Agent", self.ua.USER_AGENT)
+        request.add("Contact", self.transactions.contact(transport))
+        request.add("User-Agent", USER_AGENT)
         return request, peer
 
     async def hang_up(self, reason: str = "bot hung up") -> None:
@@ -204,8 +203,8 @@ class SipCall:
             return
         request, peer = self.new_request("BYE")
         try:
-            with anyio.fail_after(min(8.0, self.ua.options.transaction_timeout)):
-                await self.ua.send_request(request, peer)
+            with anyio.fail_after(min(8.0, self.options.transaction_timeout)):
+                await self.transactions.send_request(request, peer)
         except (TimeoutError, OSError, SipParseError) as exc:
             log.warning("%s: BYE got no answer (%s)", self, exc)
 
@@ -223,7 +222,7 @@ class SipCall:
         request.add("Referred-By", f"<{self.local_party.uri}>")
         self._transfer_result, self._transfer_status = anyio.Event(), 0
         try:
-            response = await self.ua.send_request(request, peer)
+            response = await self.transactions.send_request(request, peer)
             if response.status >= 300:
                 raise CallError(f"transfer to {refer_to} refused: {response.status} {response.reason}")
             with anyio.move_on_after(wait):

@@ -1,10 +1,12 @@
-"""The SIP user agent server: receives calls, runs transactions, keeps dialogs.
+"""The SIP user agent server: receives calls, routes requests to their dialogs, admits callers.
 
-* Server transactions: responses to non-INVITE requests are cached so retransmissions get the
-  same answer; INVITE final responses are retransmitted over UDP (T1 doubling, capped at T2) until
-  the ACK arrives.
-* Admission: calls are accepted from ``allow_from`` networks, or after digest authentication
-  (``auth_users``); otherwise 403. Beyond ``max_calls`` the answer is 486 (or 503).
+* Transactions (:mod:`~cascade.transports.sip.transaction`, :mod:`~cascade.transports.sip.invite`):
+  responses to non-INVITE requests are cached so retransmissions get the same answer; INVITE
+  final responses are retransmitted over UDP until the ACK arrives.
+* Admission (:mod:`~cascade.transports.sip.admission`): calls are accepted from ``allow_from``
+  networks, or after digest authentication (``auth_users``); otherwise 403. Beyond ``max_calls``
+  the answer is 486 (or 503).
+* Registration (:mod:`~cascade.transports.sip.registration`) when ``options.registration`` is set.
 * Malformed messages get ``400 Bad Request`` with a ``Warning`` header naming the problem when a
   reply can be addressed, and are dropped otherwise. Nothing a peer sends stops the agent.
 
@@ -14,19 +16,18 @@ task group; when it returns the call is hung up (if still up) and its media sock
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
-from cascade.transports.sip.address import NameAddr, SipUri, Via, new_branch, new_tag
-from cascade.transports.sip.auth import DigestVerifier, authorization_header
+from cascade.transports.sip.address import NameAddr, Via, new_tag
+from cascade.transports.sip.admission import Admission
 from cascade.transports.sip.call import SipCall
+from cascade.transports.sip.invite import InviteServer, InviteTransaction
 from cascade.transports.sip.media import RtpSession, open_rtp_socket
 from cascade.transports.sip.message import (
     SipParseError,
@@ -37,63 +38,49 @@ from cascade.transports.sip.message import (
 )
 from cascade.transports.sip.network import Peer, SipNetwork
 from cascade.transports.sip.options import SipOptions
+from cascade.transports.sip.registration import Registration
 from cascade.transports.sip.sdp import SdpError
+from cascade.transports.sip.transaction import ALLOW, SipTransactions
 
 log = logging.getLogger("cascade.sip")
 
 CallHandler = Callable[[SipCall], Awaitable[None]]
-T2 = 4.0
-CACHE_SECONDS = 32.0
-
-
-class SipTimeout(TimeoutError):
-    """A request got no final response."""
-
-
-@dataclass
-class _InviteTx:
-    request: SipRequest
-    peer: Peer
-    last: bytes = b""
-    final: bool = False
-    acked: anyio.Event = field(default_factory=anyio.Event)
-    call: SipCall | None = None
-    created: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class _ClientTx:
-    done: anyio.Event = field(default_factory=anyio.Event)
-    response: SipResponse | None = None
 
 
 class SipUserAgent:
     """Listens for calls and hands each answered one to ``on_call``. Run it with :meth:`run`."""
 
-    ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY, REFER"
-    USER_AGENT = "cascade-sip/0.1"
-
     def __init__(self, options: SipOptions, on_call: CallHandler) -> None:
         self.options = options
         self.on_call = on_call
         self.network = SipNetwork(options.host, options.port, options.transports, self._on_datagram)
-        self.port = options.port
-        self.verifier = DigestVerifier(options.realm, options.auth_users) if options.auth_users else None
-        self._networks = [ipaddress.ip_network(n, strict=False) for n in options.allow_from]
+        self.transactions = SipTransactions(options, self.network)
+        self.invites: InviteServer[SipCall] = InviteServer(self.transactions, self._spawn)
+        self.admission = Admission(options)
+        self.registration = (
+            Registration(self.transactions, options.registration) if options.registration else None
+        )
         self.calls: dict[tuple[str, str], SipCall] = {}
         """Active dialogs by (Call-ID, our tag)."""
-        self._invites: dict[str, _InviteTx] = {}
-        self._cache: dict[tuple[str, str], tuple[bytes, Peer, float]] = {}
-        self._client: dict[str, _ClientTx] = {}
         self._tg: TaskGroup | None = None
+        self._unregistered = anyio.Event()
         self.ready = anyio.Event()
-        self.registered = anyio.Event()
         self.stats = {"calls": 0, "rejected": 0, "bad_requests": 0, "dropped": 0}
+
+    @property
+    def port(self) -> int:
+        """Our SIP port (the bound one once running)."""
+        return self.network.port
 
     @property
     def active_calls(self) -> int:
         """Calls ringing or up."""
         return len(self.calls)
+
+    @property
+    def registered(self) -> anyio.Event:
+        """Set while the registrar has our contact (never set without ``options.registration``)."""
+        return self.registration.registered if self.registration is not None else self._unregistered
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -108,13 +95,13 @@ class SipUserAgent:
                 await self.network.run(task_status=task_status)
 
         async with anyio.create_task_group() as outer:
-            self.port = await outer.start(network)
+            await outer.start(network)
             try:
                 async with anyio.create_task_group() as tg:
                     self._tg = tg
                     tg.start_soon(self._housekeeping)
-                    if self.options.registration is not None:
-                        tg.start_soon(self._register_loop)
+                    if self.registration is not None:
+                        tg.start_soon(self.registration.run)
                     log.info(
                         "SIP user agent on %s port %d (%s)",
                         self.options.host,
@@ -137,7 +124,7 @@ class SipUserAgent:
             if call.answered.is_set() and not call.ended.is_set():
                 request, peer = call.new_request("BYE")
                 call.finish("bridge shutting down")
-                await self._send(request.to_bytes(), peer)
+                await self.transactions.send(request.to_bytes(), peer)
 
     def _spawn(self, fn: Callable[..., Coroutine[Any, Any, object]], *args: object) -> None:
         if self._tg is None:
@@ -148,122 +135,8 @@ class SipUserAgent:
         while True:
             await anyio.sleep(5.0)
             now = time.monotonic()
-            self._cache = {k: v for k, v in self._cache.items() if v[2] > now}
-            self._invites = {
-                k: tx
-                for k, tx in self._invites.items()
-                if not (tx.final and (tx.acked.is_set() or now - tx.created > CACHE_SECONDS))
-            }
-
-    def contact(self, transport: str = "udp") -> str:
-        """Our Contact header value."""
-        uri = SipUri(self.options.contact_host, self.options.user, self.port)
-        if transport == "tcp":
-            uri.params["transport"] = "tcp"
-        return f"<{uri}>"
-
-    # --- sending -------------------------------------------------------------------------------
-
-    def make_response(
-        self,
-        request: SipRequest,
-        status: int,
-        reason: str,
-        *,
-        to_tag: str | None = None,
-        headers: list[tuple[str, str]] | None = None,
-        body: bytes = b"",
-        content_type: str = "",
-        contact: bool = False,
-        warning: str = "",
-        peer: Peer | None = None,
-    ) -> SipResponse:
-        """A response to ``request`` with the mandatory headers copied (RFC 3261 §8.2.6)."""
-        response = SipResponse(status=status, reason=reason)
-        for index, value in enumerate(request.get_all("Via")):
-            if index == 0 and peer is not None:
-                via = Via.parse(value)
-                via.params["received"] = peer.host
-                if "rport" in via.params:
-                    via.params["rport"] = str(peer.port)
-                value = str(via)
-            response.add("Via", value)
-        for name in ("From", "Call-ID", "CSeq"):
-            response.add(name, request.get(name) or "")
-        to = request.get("To") or ""
-        if to_tag and status > 100 and ";tag=" not in to.replace(" ", ""):
-            to = f"{to};tag={to_tag}"
-        response.add("To", to)
-        for name in ("Record-Route",) if 100 < status < 300 else ():
-            for value in request.get_all(name):
-                response.add(name, value)
-        if contact:
-            response.add("Contact", self.contact(peer.transport if peer else "udp"))
-        response.add("Server", self.USER_AGENT)
-        if warning:
-            response.add("Warning", '399 cascade "' + warning.replace('"', "'")[:200] + '"')
-        for name, value in headers or []:
-            response.add(name, value)
-        if body:
-            response.add("Content-Type", content_type)
-        response.body = body
-        return response
-
-    async def respond(
-        self, request: SipRequest, peer: Peer, status: int, reason: str, **kwargs: object
-    ) -> SipResponse:
-        """Send (and cache, for retransmissions) a response to a non-INVITE request."""
-        response = self.make_response(request, status, reason, peer=peer, **kwargs)  # type: ignore[arg-type]
-        data = response.to_bytes()
-        if status >= 200:
-            branch = Via.parse(request.require("Via")).branch
-            self._cache[(branch, request.method)] = (data, peer, time.monotonic() + CACHE_SECONDS)
-        await self._send(data, peer)
-        return response
-
-    async def respond_options(self, request: SipRequest, peer: Peer) -> None:
-        """Answer OPTIONS with what we support."""
-        await self.respond(
-            request,
-            peer,
-            200,
-            "OK",
-            headers=[("Allow", self.ALLOW), ("Accept", "application/sdp, application/dtmf-relay")],
-        )
-
-    async def _send(self, data: bytes, peer: Peer) -> None:
-        try:
-            await self.network.send(data, peer)
-        except OSError as exc:
-            log.warning("cannot send to %s: %s", peer, exc)
-
-    async def send_request(self, request: SipRequest, peer: Peer) -> SipResponse:
-        """Send a request (retransmitted over UDP) and return its final response.
-
-        Raises :class:`SipTimeout` after ``transaction_timeout`` and :class:`OSError` when the
-        peer cannot be reached.
-        """
-        branch = Via.parse(request.require("Via")).branch
-        tx = _ClientTx()
-        self._client[branch] = tx
-        data = request.to_bytes()
-        try:
-            with anyio.move_on_after(self.options.transaction_timeout):
-                interval = self.options.t1
-                while True:
-                    await self.network.send(data, peer)
-                    with anyio.move_on_after(
-                        interval if peer.transport == "udp" else self.options.transaction_timeout
-                    ):
-                        await tx.done.wait()
-                    if tx.response is not None:
-                        return tx.response
-                    interval = min(interval * 2, T2)
-            raise SipTimeout(
-                f"no answer to {request.method} from {peer} within {self.options.transaction_timeout}s"
-            )
-        finally:
-            del self._client[branch]
+            self.transactions.prune(now)
+            self.invites.prune(now)
 
     # --- receiving -----------------------------------------------------------------------------
 
@@ -274,7 +147,7 @@ class SipUserAgent:
             await self._reject_unparsable(data, peer, exc)
             return
         if isinstance(message, SipResponse):
-            self._on_response(message)
+            self.transactions.on_response(message)
             return
         try:
             check_request(message)
@@ -319,24 +192,13 @@ class SipUserAgent:
             self.stats["dropped"] += 1
             return
         try:
-            response = self.make_response(request, 400, "Bad Request", warning=problem, peer=peer)
+            response = self.transactions.make_response(
+                request, 400, "Bad Request", warning=problem, peer=peer
+            )
         except SipParseError:  # not even the Via can be used to address a reply
             self.stats["dropped"] += 1
             return
-        await self._send(response.to_bytes(), peer)
-
-    def _on_response(self, response: SipResponse) -> None:
-        vias = response.get_all("Via")
-        if not vias:
-            return
-        try:
-            branch = Via.parse(vias[0]).branch
-        except SipParseError:
-            return
-        tx = self._client.get(branch)
-        if tx is not None and response.status >= 200 and tx.response is None:
-            tx.response = response
-            tx.done.set()
+        await self.transactions.send(response.to_bytes(), peer)
 
     def _find_call(self, request: SipRequest) -> SipCall | None:
         to_tag = NameAddr.parse(request.require("To")).tag
@@ -345,17 +207,14 @@ class SipUserAgent:
     async def _on_request(self, request: SipRequest, peer: Peer) -> None:
         method = request.method
         branch = Via.parse(request.require("Via")).branch
+        respond = self.transactions.respond
         if method == "ACK":
             await self._on_ack(request, branch)
             return
         if method == "INVITE":
-            tx = self._invites.get(branch)
-            if tx is not None:
-                if tx.last:
-                    await self._send(tx.last, peer)  # a retransmitted INVITE
+            if await self.invites.resend_last(branch, peer):
                 return
-        elif (cached := self._cache.get((branch, method))) is not None:
-            await self._send(cached[0], peer)
+        elif await self.transactions.resend_cached(request, branch, peer):
             return
         if method == "CANCEL":
             await self._on_cancel(request, peer, branch)
@@ -365,59 +224,46 @@ class SipUserAgent:
             call = self._find_call(request)
             if call is None:
                 if method == "OPTIONS":
-                    await self.respond_options(request, peer)
+                    await self.transactions.respond_options(request, peer)
                 else:
-                    await self.respond(request, peer, 481, "Call/Transaction Does Not Exist")
+                    await respond(request, peer, 481, "Call/Transaction Does Not Exist")
             elif method == "INVITE":
-                tx = _InviteTx(request, peer, call=call)
-                self._invites[branch] = tx
-                await self._send_final(tx, await call.on_reinvite(request, peer))
+                tx = self.invites.begin(request, peer, branch, call)
+                await self.invites.send_final(tx, await call.on_reinvite(request, peer))
             else:
                 await call.on_request(request, peer)
             return
         if method == "INVITE":
             await self._on_invite(request, peer, branch)
         elif method == "OPTIONS":
-            if self._admitted(request, peer) is not None:
-                await self.respond_options(request, peer)
+            if self.admission.admit(request, peer) is not None:
+                await self.transactions.respond_options(request, peer)
         elif method in ("BYE", "INFO", "NOTIFY", "REFER", "PRACK", "UPDATE"):
-            await self.respond(request, peer, 481, "Call/Transaction Does Not Exist")
+            await respond(request, peer, 481, "Call/Transaction Does Not Exist")
         elif method in ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE"):
-            await self.respond(request, peer, 405, "Method Not Allowed", headers=[("Allow", self.ALLOW)])
+            await respond(request, peer, 405, "Method Not Allowed", headers=[("Allow", ALLOW)])
         else:
-            await self.respond(request, peer, 501, "Not Implemented", headers=[("Allow", self.ALLOW)])
+            await respond(request, peer, 501, "Not Implemented", headers=[("Allow", ALLOW)])
 
-    def _admitted(self, request: SipRequest, peer: Peer) -> str | None:
-        """'' for an allowed address, the user for valid credentials, ``None`` when refused."""
-        try:
-            address = ipaddress.ip_address(peer.host)
-        except ValueError:
-            address = None
-        if address is not None and any(address in net for net in self._networks):
-            return ""
-        if self.verifier is not None:
-            user = self.verifier.verify(request.get("Authorization"), request.method)
-            if user is not None:
-                return user
-        return None
+    # --- a new call ----------------------------------------------------------------------------
 
     async def _on_invite(self, request: SipRequest, peer: Peer, branch: str) -> None:
-        tx = _InviteTx(request, peer)
-        self._invites[branch] = tx
-        user = self._admitted(request, peer)
+        tx = self.invites.begin(request, peer, branch)
+        final = self.invites.final
+        user = self.admission.admit(request, peer)
         if user is None:
             self.stats["rejected"] += 1
-            if self.verifier is not None:
-                challenge = [("WWW-Authenticate", self.verifier.challenge())]
-                await self._final(tx, 401, "Unauthorized", headers=challenge, to_tag=new_tag())
+            challenge = self.admission.challenge()
+            if challenge is not None:
+                await final(tx, 401, "Unauthorized", headers=challenge, to_tag=new_tag())
             else:
                 log.warning("refused INVITE from %s: not in allow_from and no auth configured", peer)
-                await self._final(tx, 403, "Forbidden", to_tag=new_tag())
+                await final(tx, 403, "Forbidden", to_tag=new_tag())
             return
         if self.active_calls >= self.options.max_calls:
             self.stats["rejected"] += 1
             reason = "Busy Here" if self.options.busy_status == 486 else "Service Unavailable"
-            await self._final(
+            await final(
                 tx, self.options.busy_status, reason, to_tag=new_tag(), headers=[("Retry-After", "5")]
             )
             return
@@ -425,15 +271,15 @@ class SipUserAgent:
             sock = await open_rtp_socket(self.options.host, self.options.rtp_ports)
         except OSError as exc:
             log.error("cannot open an RTP socket: %s", exc)
-            await self._final(tx, 503, "Service Unavailable", to_tag=new_tag(), warning=str(exc))
+            await final(tx, 503, "Service Unavailable", to_tag=new_tag(), warning=str(exc))
             return
         media = RtpSession(sock, jitter_target=self.options.jitter_target, jitter_max=self.options.jitter_max)
-        call = SipCall(self, request, peer, media, new_tag())
+        call = SipCall(self.transactions, request, peer, media, new_tag())
         call.user = user
         if request.body:
             if request.content_type not in ("application/sdp", ""):
                 await media.aclose()
-                await self._final(
+                await final(
                     tx,
                     415,
                     "Unsupported Media Type",
@@ -446,23 +292,23 @@ class SipUserAgent:
             except SdpError as exc:
                 await media.aclose()
                 reason = "Bad Request" if exc.status == 400 else "Not Acceptable Here"
-                await self._final(tx, exc.status, reason, to_tag=call.local_tag, warning=str(exc))
+                await final(tx, exc.status, reason, to_tag=call.local_tag, warning=str(exc))
                 return
-        tx.call = call
+        tx.dialog = call
         self.calls[(call.call_id, call.local_tag)] = call
         self.stats["calls"] += 1
-        await self._provisional(tx, 100, "Trying")
+        await self.invites.provisional(tx, 100, "Trying")
         self._spawn(self._run_call, call, tx)
 
-    async def _run_call(self, call: SipCall, tx: _InviteTx) -> None:
+    async def _run_call(self, call: SipCall, tx: InviteTransaction[SipCall]) -> None:
         try:
             if self.options.ring_seconds > 0:
-                await self._provisional(tx, 180, "Ringing", to_tag=call.local_tag)
+                await self.invites.provisional(tx, 180, "Ringing", to_tag=call.local_tag)
                 with anyio.move_on_after(self.options.ring_seconds):
                     await call.cancelled.wait()
             if call.cancelled.is_set() or call.ended.is_set():
                 return
-            ok = self.make_response(
+            ok = self.transactions.make_response(
                 tx.request,
                 200,
                 "OK",
@@ -471,10 +317,10 @@ class SipUserAgent:
                 body=call.answer_sdp(),
                 content_type="application/sdp",
                 peer=tx.peer,
-                headers=[("Allow", self.ALLOW)],
+                headers=[("Allow", ALLOW)],
             )
             call.answered.set()
-            await self._send_final(tx, ok)
+            await self.invites.send_final(tx, ok)
             await self.on_call(call)
         except Exception:
             log.exception("%s failed", call)
@@ -484,59 +330,11 @@ class SipUserAgent:
                 self.calls.pop((call.call_id, call.local_tag), None)
                 await call.media.aclose()
 
-    async def _provisional(self, tx: _InviteTx, status: int, reason: str, **kwargs: object) -> None:
-        response = self.make_response(tx.request, status, reason, peer=tx.peer, **kwargs)  # type: ignore[arg-type]
-        tx.last = response.to_bytes()
-        await self._send(tx.last, tx.peer)
-
-    async def _final(self, tx: _InviteTx, status: int, reason: str, **kwargs: object) -> None:
-        response = self.make_response(tx.request, status, reason, peer=tx.peer, **kwargs)  # type: ignore[arg-type]
-        await self._send_final(tx, response)
-
-    async def _send_final(self, tx: _InviteTx, response: SipResponse) -> None:
-        """Send a final INVITE response; over UDP repeat it until the ACK comes."""
-        tx.last, tx.final = response.to_bytes(), True
-        await self._send(tx.last, tx.peer)
-        if tx.peer.transport == "udp":
-            self._spawn(self._retransmit, tx, response.status)
-        elif response.status < 300 and tx.call is not None:
-            self._spawn(self._await_ack, tx)
-
-    async def _retransmit(self, tx: _InviteTx, status: int) -> None:
-        interval = self.options.t1
-        with anyio.move_on_after(64 * self.options.t1):
-            while not tx.acked.is_set():
-                with anyio.move_on_after(interval):
-                    await tx.acked.wait()
-                if tx.acked.is_set() or (tx.call is not None and tx.call.ended.is_set()):
-                    return
-                await self._send(tx.last, tx.peer)
-                interval = min(interval * 2, T2)
-        if not tx.acked.is_set() and status < 300 and tx.call is not None:
-            await tx.call.hang_up("no ACK for our 200 OK")
-
-    async def _await_ack(self, tx: _InviteTx) -> None:
-        with anyio.move_on_after(64 * self.options.t1):
-            await tx.acked.wait()
-        if not tx.acked.is_set() and tx.call is not None:
-            await tx.call.hang_up("no ACK for our 200 OK")
-
     async def _on_ack(self, request: SipRequest, branch: str) -> None:
-        # the ACK of a 2xx is its own transaction (new branch): match by Call-ID and CSeq number
-        tx = self._invites.get(branch)
-        if tx is None:
-            number = request.cseq[0]
-            tx = next(
-                (
-                    t
-                    for t in self._invites.values()
-                    if t.request.call_id == request.call_id and t.request.cseq[0] == number
-                ),
-                None,
-            )
+        tx = self.invites.match(request, branch)
         if tx is None:
             return
-        call = tx.call
+        call = tx.dialog
         if call is not None and call.late_offer and request.body and not tx.acked.is_set():
             call.late_offer = False
             try:
@@ -547,107 +345,13 @@ class SipUserAgent:
         tx.acked.set()
 
     async def _on_cancel(self, request: SipRequest, peer: Peer, branch: str) -> None:
-        tx = self._invites.get(branch)
-        if tx is None:  # peers that do not reuse the INVITE's branch (RFC 2543 style)
-            number = request.cseq[0]
-            tx = next(
-                (
-                    t
-                    for t in self._invites.values()
-                    if t.request.call_id == request.call_id and t.request.cseq[0] == number
-                ),
-                None,
-            )
+        tx = self.invites.match(request, branch)
         if tx is None:
-            await self.respond(request, peer, 481, "Call/Transaction Does Not Exist")
+            await self.transactions.respond(request, peer, 481, "Call/Transaction Does Not Exist")
             return
-        await self.respond(request, peer, 200, "OK")
-        if tx.final or tx.call is None:
+        await self.transactions.respond(request, peer, 200, "OK")
+        if tx.final or tx.dialog is None:
             return
-        tx.call.cancelled.set()
-        tx.call.finish("caller cancelled before answer")
-        await self._final(tx, 487, "Request Terminated", to_tag=tx.call.local_tag)
-
-    # --- registration --------------------------------------------------------------------------
-
-    async def _register_loop(self) -> None:
-        """Keep our contact registered; retry with back-off on failure."""
-        reg = self.options.registration
-        assert reg is not None
-        registrar = SipUri.parse(reg.registrar)
-        domain = reg.domain or registrar.host
-        aor = f"sip:{reg.user}@{domain}"
-        call_id, tag, cseq = new_tag() + new_tag(), new_tag(), 0
-        peer = Peer(registrar.transport, registrar.host, registrar.port or 5060)
-        backoff = 5.0
-        try:
-            while True:
-                expires = 0
-                authorization: tuple[str, str] | None = None
-                for _ in range(2):
-                    cseq += 1
-                    request = SipRequest(
-                        method="REGISTER", uri=str(SipUri(registrar.host, port=registrar.port))
-                    )
-                    via = Via(
-                        peer.transport.upper(),
-                        self.options.contact_host,
-                        self.port,
-                        {"branch": new_branch(), "rport": ""},
-                    )
-                    request.add("Via", str(via))
-                    request.add("Max-Forwards", "70")
-                    request.add("From", f"<{aor}>;tag={tag}")
-                    request.add("To", f"<{aor}>")
-                    request.add("Call-ID", call_id)
-                    request.add("CSeq", f"{cseq} REGISTER")
-                    request.add("Contact", self.contact(peer.transport))
-                    request.add("Expires", str(reg.expires))
-                    request.add("User-Agent", self.USER_AGENT)
-                    if authorization:
-                        request.add(*authorization)
-                    try:
-                        response = await self.send_request(request, peer)
-                    except (SipTimeout, OSError) as exc:
-                        log.warning("REGISTER to %s failed: %s", reg.registrar, exc)
-                        break
-                    if response.status in (401, 407) and authorization is None and reg.password:
-                        header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-                        name = "Authorization" if response.status == 401 else "Proxy-Authorization"
-                        authorization = (
-                            name,
-                            authorization_header(
-                                response.get(header) or "Digest",
-                                method="REGISTER",
-                                uri=request.uri,
-                                username=reg.auth_user or reg.user,
-                                password=reg.password,
-                            ),
-                        )
-                        continue
-                    if 200 <= response.status < 300:
-                        expires = _granted_expires(response, reg.expires)
-                        log.info("registered %s at %s for %ds", aor, reg.registrar, expires)
-                        self.registered.set()
-                    else:
-                        log.warning(
-                            "REGISTER to %s refused: %d %s", reg.registrar, response.status, response.reason
-                        )
-                    break
-                if expires:
-                    backoff = 5.0
-                    await anyio.sleep(max(10.0, expires * 0.8))
-                else:
-                    await anyio.sleep(backoff)
-                    backoff = min(backoff * 2, 300.0)
-        finally:
-            self.registered = anyio.Event()
-
-
-def _granted_expires(response: SipResponse, requested: int) -> int:
-    for contact in response.get_all("Contact"):
-        value = NameAddr.parse(contact).params.get("expires", "")
-        if value.isdigit():
-            return int(value)
-    header = response.get("Expires") or ""
-    return int(header) if header.isdigit() else requested
+        tx.dialog.cancelled.set()
+        tx.dialog.finish("caller cancelled before answer")
+        await self.invites.final(tx, 487, "Request Terminated", to_tag=tx.dialog.local_tag)

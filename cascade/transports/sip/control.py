@@ -1,23 +1,18 @@
-"""What the LLM may do to the call: hang up, transfer to a human.
+"""What the application may do to a call: hang up, transfer to a human.
 
-:class:`CallControl` exposes both as plain async methods and as OpenAI-style tool definitions with
-one dispatcher (:meth:`CallControl.call_tool`), so an LLM stage can offer them without knowing SIP.
+:class:`CallControl` offers both as plain async methods that first let the bot finish speaking and
+return a result text for the LLM. The LLM tools wrapping them are defined once, in
+:func:`cascade.agent.phone.call_control_tools`, so this transport stays free of the LLM package.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cascade.transports.sip.call import CallError, SipCall
 
 if TYPE_CHECKING:
     from cascade.transports.sip.transport import SipTransport
-
-log = logging.getLogger("cascade.sip.tools")
-
-HANG_UP = "hang_up"
-TRANSFER = "transfer_call"
 
 
 class CallControl:
@@ -86,47 +81,3 @@ class CallControl:
             f"The transfer to {destination} did not complete (status {status or 'none'}); "
             "the caller is still here."
         )
-
-    def tool_definitions(self) -> list[dict[str, Any]]:
-        """OpenAI chat-completions ``tools`` entries for the actions available on this call."""
-        tools: list[dict[str, Any]] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": HANG_UP,
-                    "description": "End the phone call after saying goodbye.",
-                    "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
-                },
-            }
-        ]
-        if self.transfer_targets:
-            tools.append(
-                {
-                    "type": "function",
-                    "function": {
-                        "name": TRANSFER,
-                        "description": "Transfer the caller to a human colleague.",
-                        "parameters": {
-                            "type": "object",
-                            "properties": {
-                                "destination": {"type": "string", "enum": sorted(self.transfer_targets)}
-                            },
-                            "required": ["destination"],
-                            "additionalProperties": False,
-                        },
-                    },
-                }
-            )
-        return tools
-
-    async def call_tool(self, name: str, arguments: dict[str, Any]) -> str:
-        """Run a tool by name (as the LLM asked); unknown names and bad arguments give an error text."""
-        if name == HANG_UP:
-            return await self.hang_up()
-        if name == TRANSFER and self.transfer_targets:
-            destination = arguments.get("destination")
-            if not isinstance(destination, str):
-                return "transfer_call needs a 'destination' string."
-            return await self.transfer(destination)
-        names = ", ".join(t["function"]["name"] for t in self.tool_definitions())
-        return f"Unknown tool {name!r}; available: {names}."
