@@ -199,7 +199,7 @@ class ChatLLM(Stage):
         while True:
             allow_tools = bool(self.tools) and rounds < self.options.max_tool_rounds and not words_only
             try:
-                result = await self.client.round(
+                result = await self.client.stream_round(
                     reply.response_id,
                     lambda text: self._say(reply, text),
                     spoken=lambda: reply.spoken,

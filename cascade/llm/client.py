@@ -130,7 +130,7 @@ class LLMClient:
 
     # --- one round ---------------------------------------------------------------------------
 
-    async def round(
+    async def stream_round(
         self,
         label: str,
         say: Say,
