@@ -115,6 +115,25 @@ class TokenCounter:
 Summarizer = Callable[[list[Message]], Awaitable[str]]
 """Turns a list of old messages into a short summary (an LLM call)."""
 
+_SUMMARY_PROMPT = (
+    "Summarize this part of a phone call in at most three sentences. Keep names, numbers, dates "
+    "and decisions."
+)
+
+
+def summary_request(messages: list[Message]) -> list[Message]:
+    """The messages that ask the model to summarize ``messages`` (old turns being compacted)."""
+    lines = []
+    for message in messages:
+        if message["role"] == "tool":
+            lines.append(f"(tool result) {message['content']}")
+        elif message.get("content"):
+            lines.append(f"{message['role']}: {message['content']}")
+    return [
+        {"role": "system", "content": _SUMMARY_PROMPT},
+        {"role": "user", "content": "\n".join(lines)},
+    ]
+
 
 class Conversation:
     """History of one call, rendered into requests within the token budget."""

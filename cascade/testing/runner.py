@@ -1,15 +1,16 @@
-"""Run stages on scripted input in virtual time; record outputs, events and interrupts."""
+"""Run stages on scripted input, in virtual time (or on the real clock); record outputs, events and
+interrupts."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import anyio
 
-from cascade.clock import VirtualClock
+from cascade.clock import Clock, VirtualClock
 from cascade.frames import EndOfStream, Frame, Interrupt
 from cascade.metrics import MetricsCollector, TurnTimeline
 from cascade.pipeline import check_chain, run_session
@@ -134,14 +135,16 @@ async def run_stages(
     *,
     tail: float = 5.0,
     actions: dict[float, Callable[[SessionContext], None]] | None = None,
-    clock: VirtualClock | None = None,
+    clock: Clock | None = None,
     queue_size: int = 64,
 ) -> RunResult:
-    """Run ``stages`` on ``frames`` in virtual time and return everything that came out.
+    """Run ``stages`` on ``frames`` and return everything that came out.
 
-    Frames are delivered when the clock reaches their ``pts``; ``tail`` seconds of virtual time
-    follow the last one so timers can fire. Fails with :class:`LeakedTasksError` if any task
-    outlives the run.
+    Frames are delivered when the clock reaches their ``pts``; ``tail`` seconds follow the last
+    one so timers can fire. The clock is virtual unless given: a
+    :class:`~cascade.clock.VirtualClock` jumps ahead whenever every task waits, any other clock
+    (a :class:`~cascade.clock.RealClock`, for stages doing real network I/O) runs at its own pace.
+    Fails with :class:`LeakedTasksError` if any task outlives the run.
     """
     clock = clock or VirtualClock()
     result = RunResult()
@@ -150,10 +153,13 @@ async def run_stages(
     result.ctx = ctx
     source = ListSource(frames, tail=tail, actions=actions)
     check_chain(stages, source.outputs, source=source.name)
+    jumping: AbstractAsyncContextManager[None] = (
+        autojump(clock) if isinstance(clock, VirtualClock) else nullcontext()
+    )
 
     async def session() -> None:
         try:
-            async with autojump(clock):
+            async with jumping:
                 chain = [source, *stages, _Recorder(result)]
                 await run_session(chain, ctx, queue_size=queue_size, collect=result.frames)
         except BaseExceptionGroup as group:

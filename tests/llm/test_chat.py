@@ -8,6 +8,7 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
+from cascade.clock import RealClock
 from cascade.frames import (
     BotSpeechEnded,
     BotSpeechStarted,
@@ -26,7 +27,7 @@ from cascade.llm import ChatLLM, ContextOptions, tool
 from cascade.session import SessionContext
 from cascade.testing import run_stages
 from cascade.testing.fake_openai import FakeOpenAI, Reply
-from tests.llm.helpers import run_realtime, turns
+from tests.llm.helpers import turns
 
 pytestmark = pytest.mark.anyio
 
@@ -186,7 +187,7 @@ async def test_interrupt_closes_the_stream_and_keeps_heard_text() -> None:
             ctx.broadcast(BotSpeechEnded(response_id="llm-1", heard_text="The first", interrupted=True))  # type: ignore[attr-defined]
 
         frames = [EndOfTurn(pts=0.05, text="tell me"), EndOfTurn(pts=1.5, generation=1, text="stop")]
-        result = await run_realtime([llm], frames, actions={1.0: barge_in}, tail=0.5)
+        result = await run_stages([llm], frames, clock=RealClock(), actions={1.0: barge_in}, tail=0.5)
         with anyio.fail_after(5):
             await server.wait_for(lambda: server.stats.disconnects == 1)
     assert server.stats.active_streams == 0
@@ -207,8 +208,12 @@ async def test_preemptive_turn_talked_over_is_forgotten() -> None:
             EndOfTurn(pts=0.05, text="book a", preemptive=True),
             EndOfTurn(pts=0.8, generation=1, text="book a table"),
         ]
-        await run_realtime(
-            [ChatLLM(base_url=server.base_url)], frames, actions={0.5: lambda c: c.interrupt()}
+        await run_stages(
+            [ChatLLM(base_url=server.base_url)],
+            frames,
+            clock=RealClock(),
+            actions={0.5: lambda c: c.interrupt()},
+            tail=1.0,
         )
     users = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "user"]
     assert users == ["book a table"]
@@ -222,8 +227,12 @@ async def test_a_complete_preemptive_reply_taken_back_before_it_played_is_forgot
         ]
         # the whole guess was generated, but held: it never started playing
         discard = "preemptive-discarded:text-changed"
-        await run_realtime(
-            [ChatLLM(base_url=server.base_url)], frames, actions={0.5: lambda c: c.interrupt(discard)}
+        await run_stages(
+            [ChatLLM(base_url=server.base_url)],
+            frames,
+            clock=RealClock(),
+            actions={0.5: lambda c: c.interrupt(discard)},
+            tail=1.0,
         )
     users = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "user"]
     assert users == ["book a table"]
@@ -251,8 +260,12 @@ async def test_a_reply_interrupted_before_it_played_leaves_no_words_and_its_turn
                 ctx.broadcast(BotSpeechEnded(response_id="llm-1", heard_text="Your", interrupted=True))
 
         # the whole reply was generated (the bot took the turn at a pause inside it)
-        await run_realtime(
-            [ChatLLM(base_url=server.base_url)], frames, actions={0.0: transport, 0.5: caller_goes_on}
+        await run_stages(
+            [ChatLLM(base_url=server.base_url)],
+            frames,
+            clock=RealClock(),
+            actions={0.0: transport, 0.5: caller_goes_on},
+            tail=1.0,
         )
     history = [(m["role"], m["content"]) for m in server.requests[1]["messages"][1:]]
     if playback == "not yet":  # the model reads what the caller said as the one message it was
@@ -284,7 +297,7 @@ async def test_non_cancellable_tool_finishes_after_barge_in_and_result_is_kept()
     async with FakeOpenAI([Reply(tool_calls=calls), Reply(text="Anything else?")]) as server:
         llm = ChatLLM(base_url=server.base_url, tools=[book_table, check_menu], filler_after=None)
         frames = [EndOfTurn(pts=0.05, text="book 7pm"), EndOfTurn(pts=1.2, generation=1, text="thanks")]
-        await run_realtime([llm], frames, actions={0.3: lambda c: c.interrupt()})
+        await run_stages([llm], frames, clock=RealClock(), actions={0.3: lambda c: c.interrupt()}, tail=1.0)
     assert booked == ["7pm"]
     tool_messages = [m for m in server.requests[-1]["messages"] if m["role"] == "tool"]
     assert tool_messages[0]["content"] == "Booked for 7pm."
@@ -329,7 +342,7 @@ async def test_server_unreachable_logs_retries_and_apologizes(caplog: pytest.Log
         url = server.base_url  # closed after this block: nothing listens there any more
     with caplog.at_level(logging.WARNING, "cascade.llm"):
         llm = ChatLLM(base_url=url, connect_timeout=1.0)
-        result = await run_realtime([llm], turns("hello"), tail=0.2)
+        result = await run_stages([llm], turns("hello"), clock=RealClock(), tail=0.2)
     assert "unreachable" in caplog.text and "retrying once" in caplog.text and "apologizing" in caplog.text
     assert [f.text for f in result.of(TextToSpeak)] == [llm.options.apology]  # type: ignore[attr-defined]
     assert isinstance(result.frames[-1], EndOfStream)
@@ -399,6 +412,6 @@ async def test_a_quick_tool_is_answered_without_waiting_for_the_filler_time() ->
     script = [Reply(tool_calls=[("get_weather", {"city": "Oslo"})]), Reply(text="Sunny.")]
     async with FakeOpenAI(script) as server:
         llm = ChatLLM(base_url=server.base_url, tools=[get_weather], filler_after=5.0)
-        result = await run_realtime([llm], turns("Oslo?"))
+        result = await run_stages([llm], turns("Oslo?"), clock=RealClock(), tail=1.0)
     request, outcome = result.of(ToolCallRequest)[0], result.of(ToolCallResult)[0]
     assert outcome.pts - request.pts < 1.0 and not result.of(TextToSpeak)

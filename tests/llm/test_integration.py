@@ -9,10 +9,12 @@ import anyio
 import httpx
 import pytest
 
+from cascade.clock import RealClock
 from cascade.frames import EndOfTurn, LLMResponseEnded, LLMTextDelta, ToolCallRequest, ToolCallResult
 from cascade.llm import ChatLLM, ContextOptions, tool
 from cascade.llm.server import EmbeddedServer, _group_alive, get_or_start_server
-from tests.llm.helpers import run_realtime, turns
+from cascade.testing import run_stages
+from tests.llm.helpers import turns
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -39,9 +41,10 @@ async def test_server_runs_as_one_process_group_and_is_reused(vllm_server: Embed
 
 async def test_streamed_chat(vllm_server: EmbeddedServer) -> None:
     llm = ChatLLM(base_url=vllm_server.base_url, temperature=0.0, max_tokens=40)
-    result = await run_realtime(
-        [llm], turns("Say hello and tell me your favourite colour."), tail=0.1, limit=120
-    )
+    with anyio.fail_after(120):
+        result = await run_stages(
+            [llm], turns("Say hello and tell me your favourite colour."), clock=RealClock(), tail=0.1
+        )
     deltas = result.of(LLMTextDelta)
     ended = result.of(LLMResponseEnded)[0]
     assert len(deltas) > 2 and isinstance(ended, LLMResponseEnded)
@@ -53,7 +56,8 @@ async def test_streamed_chat(vllm_server: EmbeddedServer) -> None:
 async def test_tool_call_round_trip(vllm_server: EmbeddedServer) -> None:
     context = ContextOptions(system_prompt="You are a voice assistant. Use the tools to answer questions.")
     llm = ChatLLM(base_url=vllm_server.base_url, tools=[get_weather], context=context, temperature=0.0)
-    result = await run_realtime([llm], turns("What is the weather in Paris?"), tail=0.1, limit=180)
+    with anyio.fail_after(180):
+        result = await run_stages([llm], turns("What is the weather in Paris?"), clock=RealClock(), tail=0.1)
     requests = result.of(ToolCallRequest)
     assert requests and requests[0].name == "get_weather"  # type: ignore[attr-defined]
     assert "paris" in str(requests[0].arguments).lower()  # type: ignore[attr-defined]
@@ -72,7 +76,8 @@ async def test_interrupt_frees_the_request(vllm_server: EmbeddedServer) -> None:
         ctx.interrupt("barge-in")  # type: ignore[attr-defined]
 
     frames = [EndOfTurn(pts=0.05, text="Count from 1 to 300, one number per line.")]
-    result = await run_realtime([llm], frames, actions={4.0: barge_in}, tail=0.1, limit=60)
+    with anyio.fail_after(60):
+        result = await run_stages([llm], frames, clock=RealClock(), actions={4.0: barge_in}, tail=0.1)
     assert seen == [1.0]  # generating when the caller barged in
     assert result.of(LLMTextDelta) and not result.of(LLMResponseEnded)
     with anyio.fail_after(10):
