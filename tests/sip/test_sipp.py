@@ -179,7 +179,7 @@ async def test_malformed_messages_get_400_or_are_dropped(tmp_path: Path, no_leak
                 tcp.sendall(b"NOT SIP AT ALL\r\n\r\n" * 3)
                 await anyio.sleep(0.2)
             await run_sipp(MALFORMED, bridge.port, tmp_path, name="malformed")
-            assert bridge.ua.stats["bad_requests"] >= 3
+            assert bridge.ua.stats.bad_requests >= 3
             assert not bridge.finished  # nothing was accepted as a call
 
     await no_leaks(body)

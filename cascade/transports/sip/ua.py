@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -47,6 +48,20 @@ log = logging.getLogger("cascade.sip")
 CallHandler = Callable[[SipCall], Awaitable[None]]
 
 
+
+@dataclass
+class UserAgentStats:
+    """What the user agent counted since it started."""
+
+    calls: int = 0
+    """Calls answered."""
+    rejected: int = 0
+    """INVITEs refused (not allowed, or over ``max_calls``)."""
+    bad_requests: int = 0
+    """Malformed messages (each answered with 400 where it can be addressed)."""
+    dropped: int = 0
+    """Malformed messages that could not be answered (a response, an ACK, no usable headers)."""
+
 class SipUserAgent:
     """Listens for calls and hands each answered one to ``on_call``. Run it with :meth:`run`."""
 
@@ -65,7 +80,7 @@ class SipUserAgent:
         self._tg: TaskGroup | None = None
         self._unregistered = anyio.Event()
         self.ready = anyio.Event()
-        self.stats = {"calls": 0, "rejected": 0, "bad_requests": 0, "dropped": 0}
+        self.stats = UserAgentStats()
 
     @property
     def port(self) -> int:
@@ -168,7 +183,7 @@ class SipUserAgent:
         head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
         lines = head.replace("\r\n", "\n").split("\n")
         if not lines or lines[0].startswith("SIP/2.0") or lines[0].split(" ")[0] == "ACK":
-            self.stats["dropped"] += 1
+            self.stats.dropped += 1
             return
         salvage = SipRequest(method=lines[0].split(" ")[0][:32])
         for line in lines[1:]:
@@ -181,22 +196,22 @@ class SipUserAgent:
         if all(salvage.get(h) for h in ("Via", "From", "To", "Call-ID", "CSeq")):
             await self._bad_request(salvage, peer, str(exc))
         else:
-            self.stats["dropped"] += 1
+            self.stats.dropped += 1
 
     async def _bad_request(self, request: SipRequest, peer: Peer, problem: str) -> None:
-        self.stats["bad_requests"] += 1
+        self.stats.bad_requests += 1
         log.info("400 to %s %s: %s", peer, request.method, problem)
         if request.method == "ACK" or not all(
             request.get(h) for h in ("Via", "From", "To", "Call-ID", "CSeq")
         ):
-            self.stats["dropped"] += 1
+            self.stats.dropped += 1
             return
         try:
             response = self.transactions.make_response(
                 request, 400, "Bad Request", warning=problem, peer=peer
             )
         except SipParseError:  # not even the Via can be used to address a reply
-            self.stats["dropped"] += 1
+            self.stats.dropped += 1
             return
         await self.transactions.send(response.to_bytes(), peer)
 
@@ -252,7 +267,7 @@ class SipUserAgent:
         final = self.invites.final
         user = self.admission.admit(request, peer)
         if user is None:
-            self.stats["rejected"] += 1
+            self.stats.rejected += 1
             challenge = self.admission.challenge()
             if challenge is not None:
                 await final(tx, 401, "Unauthorized", headers=challenge, to_tag=new_tag())
@@ -261,7 +276,7 @@ class SipUserAgent:
                 await final(tx, 403, "Forbidden", to_tag=new_tag())
             return
         if self.active_calls >= self.options.max_calls:
-            self.stats["rejected"] += 1
+            self.stats.rejected += 1
             reason = "Busy Here" if self.options.busy_status == 486 else "Service Unavailable"
             await final(
                 tx, self.options.busy_status, reason, to_tag=new_tag(), headers=[("Retry-After", "5")]
@@ -296,7 +311,7 @@ class SipUserAgent:
                 return
         tx.dialog = call
         self.calls[(call.call_id, call.local_tag)] = call
-        self.stats["calls"] += 1
+        self.stats.calls += 1
         await self.invites.provisional(tx, 100, "Trying")
         self._spawn(self._run_call, call, tx)
 
