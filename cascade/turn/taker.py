@@ -220,7 +220,8 @@ class TurnTaker(Stage):
     async def _timer(self) -> None:
         while True:
             self._wake = anyio.Event()
-            deadline = self.decider.next_deadline()
+            async with self._lock:  # (a decision may be running in a worker thread)
+                deadline = self.decider.next_deadline()
             if deadline is None:
                 await self._wake.wait()
                 continue
