@@ -12,7 +12,7 @@ from cascade.frames import BotAudioFrame, DTMFFrame, EndOfStream, Frame, UserAud
 from cascade.metrics import MetricsCollector
 from cascade.session import SessionContext
 from cascade.stage import FrameTypes, Stage, StageError, first_error
-from cascade.transports.base import Transport
+from cascade.transport import Transport
 
 CALLER_FRAMES: FrameTypes = (UserAudioFrame, DTMFFrame)
 """What a transport feeds into a pipeline."""
@@ -148,7 +148,7 @@ async def run_session(
 ) -> None:
     """Run a complete chain; what leaves the last stage is discarded (or appended to ``collect``).
 
-    ``inbox`` feeds the first stage; without one it is a :class:`~cascade.transports.base.Source`
+    ``inbox`` feeds the first stage; without one it is a :class:`~cascade.transport.Source`
     (it makes its own frames).
     """
     if inbox is None:

@@ -33,7 +33,7 @@ from cascade.frames import (
     UserAudioFrame,
 )
 from cascade.metrics import TurnTimeline
-from cascade.transports.base import Source, Transport
+from cascade.transport import Source, Transport
 from cascade.transports.playout import PlayoutSink
 
 

@@ -65,7 +65,7 @@ from cascade.frames import (
 )
 from cascade.metrics import TurnTimeline
 from cascade.stage import FrameTypes
-from cascade.transports.base import Source, Transport
+from cascade.transport import Source, Transport
 from cascade.transports.playout import PlayoutSink
 
 log = logging.getLogger("cascade.webrtc")
