@@ -1,8 +1,21 @@
 """cascade: real-time voice agents as a streaming cascade of small async stages.
 
+A voice agent is a :class:`Pipeline` of stages run on a transport. With the embedded default
+models (``cascade prepare``; ``ChatLLM()`` starts the embedded vLLM server if none runs), it
+answers a recorded question and writes its spoken reply beside a JSON transcript:
+
+>>> import anyio
 >>> from cascade import Pipeline
->>> pipeline = Pipeline([WhisperASR(), TurnTaker(), ChatLLM(), HibariTTS()])
->>> await pipeline.run(FileTransport("question.wav", "reply.wav"))
+>>> from cascade.asr import WhisperASR
+>>> from cascade.llm import ChatLLM
+>>> from cascade.transports.file import FileTransport
+>>> from cascade.tts import HibariTTS
+>>> from cascade.turn import TurnTaker
+>>> from cascade.turn.vad import SileroVAD
+>>> pipeline = Pipeline([SileroVAD(), WhisperASR(), TurnTaker(), ChatLLM(), HibariTTS()])
+>>> session = anyio.run(pipeline.run, FileTransport("examples/question.wav", "out/reply.wav"))
+>>> any(turn.voice_to_voice for turn in session.metrics.timelines)
+True
 """
 
 from cascade.clock import Clock, RealClock, VirtualClock

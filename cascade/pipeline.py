@@ -56,8 +56,21 @@ def check_chain(stages: Sequence[Stage], available: FrameTypes, *, source: str =
 class Pipeline(Stage):
     """A chain of stages joined by bounded queues. Also usable as a stage inside another pipeline.
 
-    >>> pipeline = Pipeline([WhisperASR(), TurnTaker(), ChatLLM(...), HibariTTS()])
-    >>> await pipeline.run(FileTransport("question.wav", out_dir="out"))
+    The chain is type-checked when it is built: the ASR and the turn-taker work on the VAD's
+    speech events, so a chain without the VAD is refused, naming the stage and what it misses.
+
+    >>> from cascade import Pipeline
+    >>> from cascade.asr import WhisperASR
+    >>> from cascade.turn import TurnTaker
+    >>> from cascade.turn.vad import SileroVAD
+    >>> Pipeline([WhisperASR(), TurnTaker()])
+    Traceback (most recent call last):
+    cascade.pipeline.PipelineTypeError: stage 'WhisperASR' needs SpeechStarted, SpeechStopped, ...
+    >>> pipeline = Pipeline([SileroVAD(), WhisperASR(), TurnTaker()])
+    >>> [stage.name for stage in pipeline.stages]
+    ['SileroVAD', 'WhisperASR', 'TurnTaker']
+
+    :meth:`run` runs one session on a transport (a whole voice agent: :mod:`cascade`).
     """
 
     def __init__(

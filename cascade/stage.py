@@ -1,15 +1,22 @@
 """Stages: small async workers with declared input and output frame types.
 
 A stage reads frames from its inbox and writes frames to its outbox; it never reaches into another
-stage. Subclasses declare what they handle and override a few hooks::
+stage. Subclasses declare what they handle and override a few hooks; the test kit runs one alone
+on a list of frames, in virtual time:
 
-    class Upper(Stage):
-        inputs = (FinalTranscript,)
-        outputs = (FinalTranscript,)
-
-        async def process(self, frame: Frame) -> None:
-            assert isinstance(frame, FinalTranscript)
-            await self.emit(frame.model_copy(update={"text": frame.text.upper()}))
+>>> import anyio
+>>> from cascade.frames import FinalTranscript, Frame
+>>> from cascade.testing import run_stages
+>>> class Upper(Stage):
+...     inputs = (FinalTranscript,)
+...     outputs = (FinalTranscript,)
+...
+...     async def process(self, frame: Frame) -> None:
+...         assert isinstance(frame, FinalTranscript)
+...         await self.emit(frame.model_copy(update={"text": frame.text.upper()}))
+>>> result = anyio.run(run_stages, [Upper()], [FinalTranscript(pts=0.5, text="hi")])
+>>> [frame.text for frame in result.of(FinalTranscript)]
+['HI']
 
 Frames of types not in ``inputs`` pass through unchanged. A stage forwards the frames it handles
 but does not transform away (caller audio, VAD events, transcripts, ``EndOfTurn``,
