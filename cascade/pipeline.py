@@ -11,7 +11,7 @@ from cascade.clock import Clock
 from cascade.frames import BotAudioFrame, DTMFFrame, EndOfStream, Frame, UserAudioFrame
 from cascade.metrics import MetricsCollector
 from cascade.session import SessionContext
-from cascade.stage import FrameTypes, Stage, StageError, first_error
+from cascade.stage import FrameTypes, Stage, raise_stage_error
 from cascade.transport import Transport
 
 CALLER_FRAMES: FrameTypes = (UserAudioFrame, DTMFFrame)
@@ -176,9 +176,7 @@ async def run_session(
                     if collect is not None:
                         collect.append(frame)
     except BaseExceptionGroup as group:
-        error = first_error(group)
-        if isinstance(error, StageError):
-            raise error from error.__cause__
+        raise_stage_error(group)
         raise
     finally:
         ctx.metrics.close()

@@ -251,9 +251,8 @@ class StageRuntime:
                 await self.outbox.send(EndOfStream(pts=ctx.clock.now(), generation=ctx.generation))
                 tg.cancel_scope.cancel()
         except Exception as exc:
+            raise_stage_error(exc)
             error = first_error(exc)
-            if isinstance(error, StageError):
-                raise error from error.__cause__
             raise StageError(stage.name, error) from error
         finally:
             ctx.unregister(self)
@@ -332,6 +331,18 @@ def first_error(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return exc
+
+
+def raise_stage_error(exc: BaseException) -> None:
+    """Raise the :class:`StageError` that ended a run, if ``exc`` (or the first error inside its
+    exception groups) is one, with its original cause; return otherwise.
+
+    Task groups wrap a failing stage's error at every level they pass it up; callers see the one
+    error naming the stage instead.
+    """
+    error = first_error(exc)
+    if isinstance(error, StageError):
+        raise error from error.__cause__
 
 
 async def run_sync_cancellable(
