@@ -42,6 +42,7 @@ from cascade.frames import EndOfStream, Frame, Interrupt
 from cascade.session import SessionContext
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Frame)
 FrameTypes = tuple[type[Frame], ...]
 
 log = logging.getLogger("cascade.stage")
@@ -115,6 +116,17 @@ class Stage:
     def generation(self) -> int:
         """The session's current interruption generation."""
         return self.ctx.generation
+
+    def frame(self, kind: type[F], **fields: Any) -> F:
+        """A new ``kind`` frame of now: ``pts`` is the session clock's time and ``generation`` the
+        session's current one, unless ``fields`` give them (a reply keeps the generation of the
+        turn it answers)."""
+        ctx = self.ctx
+        if "pts" not in fields:
+            fields["pts"] = ctx.clock.now()
+        if "generation" not in fields:
+            fields["generation"] = ctx.generation
+        return kind(**fields)
 
     async def emit(self, frame: Frame) -> None:
         """Send a frame downstream (stale droppable frames are dropped here)."""
