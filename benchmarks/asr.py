@@ -59,7 +59,7 @@ from cascade.metrics import MetricsCollector
 from cascade.pipeline import run_session
 from cascade.session import SessionContext
 from cascade.stage import Stage
-from cascade.transports.base import Source
+from cascade.transport import Source
 from cascade.tts.normalize import number_to_words
 from cascade.vad import SileroVAD, VADOptions
 

@@ -47,7 +47,7 @@ from cascade.paths import cache_dir
 from cascade.pipeline import run_session
 from cascade.session import SessionContext
 from cascade.stage import Stage
-from cascade.transports.base import Source
+from cascade.transport import Source
 
 PCM = bytes(640)
 PIPECAT_VERSION = "1.14.0"

@@ -31,7 +31,8 @@ class _State:
         self.buffer: deque[Frame] = deque()
         self.capacity = capacity
         self.getter: asyncio.Future[None] | None = None
-        self.putters: deque[asyncio.Future[None]] = deque()
+        self.putters: deque[asyncio.Future[None]] | None = None
+        """Senders waiting for room (made when the first one waits: most channels never fill)."""
         self.senders = 0
         self.receiver_open = True
 
@@ -99,6 +100,8 @@ class FrameSend(_End):
                     state.wake_getter()
                 return
             putter = asyncio.get_running_loop().create_future()
+            if state.putters is None:
+                state.putters = deque()
             state.putters.append(putter)
             try:
                 await putter

@@ -13,10 +13,12 @@ Audio is always signed 16-bit little-endian PCM (``s16le``), interleaved when st
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:  # numpy is imported where audio is first read, not with the frames
+    import numpy as np
 
 SAMPLE_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 """Sample rates accepted on audio frames."""
@@ -84,11 +86,15 @@ class AudioFrame(Frame):
 
     def samples(self) -> np.ndarray:
         """The audio as an int16 array, shape (n,) for mono or (n, channels)."""
+        import numpy as np
+
         data = np.frombuffer(self.pcm, dtype="<i2")
         return data if self.channels == 1 else data.reshape(-1, self.channels)
 
     def floats(self) -> np.ndarray:
         """Mono float32 samples in [-1, 1] (channels averaged)."""
+        import numpy as np
+
         data = self.samples().astype(np.float32) / 32768.0
         return data if data.ndim == 1 else data.mean(axis=1)
 

@@ -11,8 +11,8 @@ from cascade.clock import Clock
 from cascade.frames import BotAudioFrame, DTMFFrame, EndOfStream, Frame, UserAudioFrame
 from cascade.metrics import MetricsCollector
 from cascade.session import SessionContext
-from cascade.stage import FrameTypes, Stage, StageError, first_error
-from cascade.transports.base import Transport
+from cascade.stage import FrameTypes, Stage, raise_stage_error
+from cascade.transport import Transport
 
 CALLER_FRAMES: FrameTypes = (UserAudioFrame, DTMFFrame)
 """What a transport feeds into a pipeline."""
@@ -56,8 +56,21 @@ def check_chain(stages: Sequence[Stage], available: FrameTypes, *, source: str =
 class Pipeline(Stage):
     """A chain of stages joined by bounded queues. Also usable as a stage inside another pipeline.
 
-    >>> pipeline = Pipeline([WhisperASR(), TurnTaker(), ChatLLM(...), HibariTTS()])
-    >>> await pipeline.run(FileTransport("question.wav", out_dir="out"))
+    The chain is type-checked when it is built: the ASR and the turn-taker work on the VAD's
+    speech events, so a chain without the VAD is refused, naming the stage and what it misses.
+
+    >>> from cascade import Pipeline
+    >>> from cascade.asr import WhisperASR
+    >>> from cascade.turn import TurnTaker
+    >>> from cascade.vad import SileroVAD
+    >>> Pipeline([WhisperASR(), TurnTaker()])
+    Traceback (most recent call last):
+    cascade.pipeline.PipelineTypeError: stage 'WhisperASR' needs SpeechProbabilities, SpeechStarted, ...
+    >>> pipeline = Pipeline([SileroVAD(), WhisperASR(), TurnTaker()])
+    >>> [stage.name for stage in pipeline.stages]
+    ['SileroVAD', 'WhisperASR', 'TurnTaker']
+
+    :meth:`run` runs one session on a transport (a whole voice agent: :mod:`cascade`).
     """
 
     def __init__(
@@ -148,7 +161,7 @@ async def run_session(
 ) -> None:
     """Run a complete chain; what leaves the last stage is discarded (or appended to ``collect``).
 
-    ``inbox`` feeds the first stage; without one it is a :class:`~cascade.transports.base.Source`
+    ``inbox`` feeds the first stage; without one it is a :class:`~cascade.transport.Source`
     (it makes its own frames).
     """
     if inbox is None:
@@ -163,9 +176,7 @@ async def run_session(
                     if collect is not None:
                         collect.append(frame)
     except BaseExceptionGroup as group:
-        error = first_error(group)
-        if isinstance(error, StageError):
-            raise error from error.__cause__
+        raise_stage_error(group)
         raise
     finally:
         ctx.metrics.close()

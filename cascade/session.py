@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from cascade.clock import Clock, RealClock
 from cascade.frames import Frame, Interrupt
 from cascade.metrics import MetricsCollector
 
-if TYPE_CHECKING:
-    from cascade.stage import Stage
-
 log = logging.getLogger("cascade.session")
 
 
+class _ListeningStage(Protocol):
+    """What the session needs of a stage (described here so that ``stage`` imports ``session``,
+    never the reverse)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def events(self) -> tuple[type[Frame], ...]: ...
+
+
 class _Listener(Protocol):
-    stage: Stage
+    @property
+    def stage(self) -> _ListeningStage: ...
 
     def on_interrupt(self, frame: Interrupt) -> None: ...
 

@@ -1,15 +1,22 @@
 """Stages: small async workers with declared input and output frame types.
 
 A stage reads frames from its inbox and writes frames to its outbox; it never reaches into another
-stage. Subclasses declare what they handle and override a few hooks::
+stage. Subclasses declare what they handle and override a few hooks; the test kit runs one alone
+on a list of frames, in virtual time:
 
-    class Upper(Stage):
-        inputs = (FinalTranscript,)
-        outputs = (FinalTranscript,)
-
-        async def process(self, frame: Frame) -> None:
-            assert isinstance(frame, FinalTranscript)
-            await self.emit(frame.model_copy(update={"text": frame.text.upper()}))
+>>> import anyio
+>>> from cascade.frames import FinalTranscript, Frame
+>>> from cascade.testing import run_stages
+>>> class Upper(Stage):
+...     inputs = (FinalTranscript,)
+...     outputs = (FinalTranscript,)
+...
+...     async def process(self, frame: Frame) -> None:
+...         assert isinstance(frame, FinalTranscript)
+...         await self.emit(frame.model_copy(update={"text": frame.text.upper()}))
+>>> result = anyio.run(run_stages, [Upper()], [FinalTranscript(pts=0.5, text="hi")])
+>>> [frame.text for frame in result.of(FinalTranscript)]
+['HI']
 
 Frames of types not in ``inputs`` pass through unchanged. A stage forwards the frames it handles
 but does not transform away (caller audio, VAD events, transcripts, ``EndOfTurn``,
@@ -23,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
 import anyio
@@ -35,6 +42,7 @@ from cascade.frames import EndOfStream, Frame, Interrupt
 from cascade.session import SessionContext
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Frame)
 FrameTypes = tuple[type[Frame], ...]
 
 log = logging.getLogger("cascade.stage")
@@ -109,15 +117,28 @@ class Stage:
         """The session's current interruption generation."""
         return self.ctx.generation
 
-    async def emit(self, frame: Frame) -> None:
-        """Send a frame downstream (stale droppable frames are dropped here)."""
+    def frame(self, kind: type[F], **fields: Any) -> F:
+        """A new ``kind`` frame of now: ``pts`` is the session clock's time and ``generation`` the
+        session's current one, unless ``fields`` give them (a reply keeps the generation of the
+        turn it answers)."""
+        ctx = self.ctx
+        if "pts" not in fields:
+            fields["pts"] = ctx.clock.now()
+        if "generation" not in fields:
+            fields["generation"] = ctx.generation
+        return kind(**fields)
+
+    def emit(self, frame: Frame) -> Awaitable[None]:
+        """Send a frame downstream: ``await self.emit(frame)`` (stale droppable frames are dropped
+        here)."""
+        # not ``async def``: the channel's send is returned to be awaited, one coroutine less on
+        # the hot path of every stage
         runtime = self._runtime
         if runtime is None:
             raise RuntimeError(f"stage '{self.name}' is not running")
         if frame.droppable and frame.generation < runtime.ctx.generation:
-            await anyio.lowlevel.checkpoint()  # stale work gets its cancellation here
-            return
-        await runtime.outbox.send(frame)
+            return anyio.lowlevel.checkpoint()  # stale work gets its cancellation here
+        return runtime.outbox.send(frame)
 
     def broadcast(self, frame: Frame) -> None:
         """Send an event to every stage listening for its type (priority lane)."""
@@ -153,9 +174,11 @@ class Stage:
         """``with self.uninterruptible():`` protects work that must finish (side effects)."""
         return anyio.CancelScope(shield=True)
 
-    async def _run(self, ctx: SessionContext, inbox: FrameReceive, outbox: FrameSend) -> None:
-        """Run this stage between ``inbox`` and ``outbox`` until end of stream."""
-        await StageRuntime(self, ctx, outbox).run(inbox)
+    def _run(self, ctx: SessionContext, inbox: FrameReceive, outbox: FrameSend) -> Coroutine[Any, Any, None]:
+        """Run this stage between ``inbox`` and ``outbox`` until end of stream (a coroutine)."""
+        # returned, not awaited here: every frame's wake-up passes through each awaiting
+        # coroutine of the stage's task, so the chain is kept short
+        return StageRuntime(self, ctx, outbox).run(inbox)
 
 
 class StageRuntime:
@@ -165,12 +188,18 @@ class StageRuntime:
         self.stage = stage
         self.ctx = ctx
         self.outbox = outbox
-        self._control_send, self._control_receive = create_channel(math.inf)
+        # The priority lane's queue and the task serving it exist only for a stage with hooks to
+        # run there: a stage that keeps the default no-op hooks (a pass-through, an observer) gets
+        # its stale work cancelled all the same, and costs an idle session no task.
+        self._control: FrameSend | None = None
+        self._control_receive: FrameReceive | None = None
+        if stage.events or type(stage).on_interrupt is not Stage.on_interrupt:
+            self._control, self._control_receive = create_channel(math.inf)
         self._processing: tuple[anyio.CancelScope, int] | None = None
         """The scope of the frame being processed by an interruptible stage, and its generation."""
         self._work: dict[anyio.CancelScope, int] = {}
-        self._idle = anyio.Event()
-        self._idle.set()
+        self._idle: anyio.Event | None = None
+        """Set when the owned work ends; ``None`` while there is none."""
         self._tg: TaskGroup | None = None
 
     # called synchronously by SessionContext (priority lane)
@@ -182,11 +211,13 @@ class StageRuntime:
                     scope.cancel()
             if self._processing is not None and self._processing[1] < frame.generation:
                 self._processing[0].cancel()
-        self._control_send.send_nowait(frame)
+        if self._control is not None:
+            self._control.send_nowait(frame)
 
     def deliver(self, frame: Frame) -> None:
         """Queue a broadcast event for the stage's hook."""
-        self._control_send.send_nowait(frame)
+        if self._control is not None:
+            self._control.send_nowait(frame)
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], gen: int) -> None:
         """Start owned background work in the stage's task group."""
@@ -209,17 +240,18 @@ class StageRuntime:
         if self.stage.interruptible and gen < self.ctx.generation:
             scope.cancel()
         self._work[scope] = gen
-        if self._idle.is_set():  # idle -> busy: a fresh event (waiters of a busy one keep theirs)
+        if self._idle is None:  # idle -> busy: a fresh event (waiters of a busy one keep theirs)
             self._idle = anyio.Event()
 
     def _leave(self, scope: anyio.CancelScope) -> None:
         self._work.pop(scope, None)
-        if not self._work:
+        if not self._work and self._idle is not None:
             self._idle.set()
+            self._idle = None
 
-    async def _control_loop(self) -> None:
+    async def _control_loop(self, receive: FrameReceive) -> None:
         stage = self.stage
-        async for frame in self._control_receive:
+        async for frame in receive:
             if isinstance(frame, Interrupt):
                 await stage.on_interrupt(frame)
             else:
@@ -233,40 +265,44 @@ class StageRuntime:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
-                tg.start_soon(self._control_loop)
+                if self._control_receive is not None:
+                    tg.start_soon(self._control_loop, self._control_receive)
                 await stage.start()
-                await self._pump(inbox)
+                with inbox:
+                    await self._pump(inbox)
                 await stage.finish()
                 for scope, gen in list(self._work.items()):
                     if gen == sys.maxsize:
                         scope.cancel()
-                await self._idle.wait()
+                if self._idle is not None:
+                    await self._idle.wait()
                 await self.outbox.send(EndOfStream(pts=ctx.clock.now(), generation=ctx.generation))
                 tg.cancel_scope.cancel()
         except Exception as exc:
+            raise_stage_error(exc)
             error = first_error(exc)
-            if isinstance(error, StageError):
-                raise error from error.__cause__
             raise StageError(stage.name, error) from error
         finally:
             ctx.unregister(self)
-            self._control_send.close()
+            if self._control is not None:
+                self._control.close()
             self.outbox.close()
             with anyio.CancelScope(shield=True):
                 await stage.close()
             stage._runtime = None
 
-    async def _pump(self, inbox: FrameReceive) -> None:
-        with inbox:
-            if self.stage.interruptible:
-                await self._pump_interruptible(inbox)
-            else:
-                await self._pump_plain(inbox)
+    def _pump(self, inbox: FrameReceive) -> Coroutine[Any, Any, None]:
+        """Feed the stage from ``inbox`` until end of stream (a coroutine, see :meth:`Stage._run`)."""
+        return self._pump_interruptible(inbox) if self.stage.interruptible else self._pump_plain(inbox)
 
     async def _pump_plain(self, inbox: FrameReceive) -> None:
         stage, ctx, outbox = self.stage, self.ctx, self.outbox
-        handled = stage.inputs
-        async for frame in inbox:
+        handled, receive = stage.inputs, inbox.receive
+        while True:
+            try:
+                frame = await receive()  # (not ``async for``: one coroutine less per frame)
+            except anyio.EndOfStream:
+                return
             if isinstance(frame, EndOfStream):
                 return
             if frame.droppable and frame.generation < ctx.generation:
@@ -325,6 +361,18 @@ def first_error(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return exc
+
+
+def raise_stage_error(exc: BaseException) -> None:
+    """Raise the :class:`StageError` that ended a run, if ``exc`` (or the first error inside its
+    exception groups) is one, with its original cause; return otherwise.
+
+    Task groups wrap a failing stage's error at every level they pass it up; callers see the one
+    error naming the stage instead.
+    """
+    error = first_error(exc)
+    if isinstance(error, StageError):
+        raise error from error.__cause__
 
 
 async def run_sync_cancellable(

@@ -30,7 +30,7 @@ from cascade.metrics import MetricsCollector
 from cascade.pipeline import Pipeline
 from cascade.session import SessionContext
 from cascade.stage import Stage
-from cascade.transports.base import Transport
+from cascade.transport import Transport
 
 log = logging.getLogger("cascade.agent")
 

@@ -1,7 +1,12 @@
 """Test kit: run a stage or a chain on a list of frames in virtual time, and scripted fakes.
 
->>> result = await run_stages([MyStage()], [FinalTranscript(pts=0.5, text="hi")])
->>> assert [f.kind for f in result.frames] == ["FinalTranscript", "EndOfStream"]
+>>> import anyio
+>>> from cascade import Stage
+>>> from cascade.frames import FinalTranscript
+>>> from cascade.testing import run_stages
+>>> result = anyio.run(run_stages, [Stage()], [FinalTranscript(pts=0.5, text="hi")])
+>>> result.kinds()
+['FinalTranscript', 'EndOfStream']
 
 Fakes for framework tests live in :mod:`cascade.testing.fakes` and nowhere else.
 """

@@ -67,9 +67,9 @@ class FakeASR(Stage):
             self.ctx.metrics.mark("user_speech_end", self._last_loud)
             await self.emit(stop)
             await self.clock.sleep(self.latency)
-            now = self.clock.now()
-            self.ctx.metrics.mark("final_transcript", now)
-            await self.emit(FinalTranscript(pts=now, generation=frame.generation, text=next(self.script)))
+            transcript = self.frame(FinalTranscript, generation=frame.generation, text=next(self.script))
+            self.ctx.metrics.mark("final_transcript", transcript.pts)
+            await self.emit(transcript)
 
 
 class FakeTurnTaker(Stage):
@@ -93,9 +93,9 @@ class FakeTurnTaker(Stage):
         if isinstance(frame, SpeechStarted) and self.bot_speaking:
             self.interrupt("barge-in")
         elif isinstance(frame, FinalTranscript):
-            now = self.clock.now()
-            self.ctx.metrics.mark("end_of_turn", now)
-            await self.emit(EndOfTurn(pts=now, generation=self.generation, text=frame.text))
+            end = self.frame(EndOfTurn, text=frame.text)
+            self.ctx.metrics.mark("end_of_turn", end.pts)
+            await self.emit(end)
 
 
 class FakeLLM(Stage):
@@ -130,15 +130,15 @@ class FakeLLM(Stage):
         assert isinstance(frame, EndOfTurn)
         gen, rid = frame.generation, f"fake-{next(self._ids)}"
         text = self.reply(frame.text) if callable(self.reply) else self.reply
-        await self.emit(LLMResponseStarted(pts=self.clock.now(), generation=gen, response_id=rid))
+        await self.emit(self.frame(LLMResponseStarted, generation=gen, response_id=rid))
         await self.clock.sleep(self.ttft)
         self.ctx.metrics.mark("llm_first_token", self.clock.now())
         for i, word in enumerate(text.split(" ")):
             if i:
                 await self.clock.sleep(self.interval)
             piece = word if i == 0 else " " + word
-            await self.emit(LLMTextDelta(pts=self.clock.now(), generation=gen, response_id=rid, text=piece))
-        await self.emit(LLMResponseEnded(pts=self.clock.now(), generation=gen, response_id=rid, text=text))
+            await self.emit(self.frame(LLMTextDelta, generation=gen, response_id=rid, text=piece))
+        await self.emit(self.frame(LLMResponseEnded, generation=gen, response_id=rid, text=text))
 
 
 class FakeTTS(Stage):
@@ -185,8 +185,8 @@ class FakeTTS(Stage):
                     first = False
                 span = (word + " ") if i == frames_per_word - 1 else ""
                 await self.emit(
-                    BotAudioFrame(
-                        pts=self.clock.now(),
+                    self.frame(
+                        BotAudioFrame,
                         generation=generation,
                         pcm=tone,
                         sample_rate=self.sample_rate,
@@ -197,8 +197,8 @@ class FakeTTS(Stage):
                 await self.clock.sleep(0.0)
         if last:
             await self.emit(
-                BotAudioFrame(
-                    pts=self.clock.now(),
+                self.frame(
+                    BotAudioFrame,
                     generation=generation,
                     pcm=b"",
                     sample_rate=self.sample_rate,

@@ -15,8 +15,8 @@ from cascade.frames import EndOfStream, Frame, Interrupt
 from cascade.metrics import MetricsCollector, TurnTimeline
 from cascade.pipeline import check_chain, run_session
 from cascade.session import SessionContext
-from cascade.stage import Stage, StageError, first_error
-from cascade.transports.base import Source
+from cascade.stage import Stage, raise_stage_error
+from cascade.transport import Source
 
 
 class LeakedTasksError(AssertionError):
@@ -163,9 +163,7 @@ async def run_stages(
                 chain = [source, *stages, _Recorder(result)]
                 await run_session(chain, ctx, queue_size=queue_size, collect=result.frames)
         except BaseExceptionGroup as group:
-            error = first_error(group)
-            if isinstance(error, StageError):
-                raise error from error.__cause__
+            raise_stage_error(group)
             raise
 
     await assert_no_leaked_tasks(session)

@@ -33,7 +33,7 @@ from cascade.frames import (
     UserAudioFrame,
 )
 from cascade.metrics import TurnTimeline
-from cascade.transports.base import Source, Transport
+from cascade.transport import Source, Transport
 from cascade.transports.playout import PlayoutSink
 
 
@@ -203,9 +203,7 @@ class FileSource(Source):
             await self.clock.sleep(len(chunk) / t.sample_rate)
         t.add_caller_audio(chunk)
         t.position += len(chunk)
-        frame = UserAudioFrame(
-            pts=pts, generation=self.generation, pcm=chunk.tobytes(), sample_rate=t.sample_rate
-        )
+        frame = self.frame(UserAudioFrame, pts=pts, pcm=chunk.tobytes(), sample_rate=t.sample_rate)
         await self.emit(frame)
         if not t.realtime:
             await anyio.lowlevel.checkpoint()

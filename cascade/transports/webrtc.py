@@ -65,7 +65,7 @@ from cascade.frames import (
 )
 from cascade.metrics import TurnTimeline
 from cascade.stage import FrameTypes
-from cascade.transports.base import Source, Transport
+from cascade.transport import Source, Transport
 from cascade.transports.playout import PlayoutSink
 
 log = logging.getLogger("cascade.webrtc")
@@ -284,9 +284,7 @@ class WebRTCSource(Source):
             self._position = now - duration  # lost audio: keep caller time on the session clock
         pts, self._position = self._position, self._position + duration
         self.t.received_seconds += duration
-        await self.emit(
-            UserAudioFrame(pts=pts, generation=self.generation, pcm=pcm, sample_rate=self.t.sample_rate)
-        )
+        await self.emit(self.frame(UserAudioFrame, pts=pts, pcm=pcm, sample_rate=self.t.sample_rate))
 
 
 @dataclass

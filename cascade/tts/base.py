@@ -248,8 +248,8 @@ class TTSStage(Stage):
             now = self.clock.now()
             self._sent_until = max(self._sent_until or now, now) + len(pcm) / 2 / self.options.sample_rate
         await self.emit(
-            BotAudioFrame(
-                pts=self.clock.now(),
+            self.frame(
+                BotAudioFrame,
                 generation=generation,
                 pcm=pcm,
                 sample_rate=self.options.sample_rate,
@@ -261,8 +261,8 @@ class TTSStage(Stage):
     async def _end_response(self, response_id: str, generation: int) -> None:
         self._marked.discard((generation, response_id))
         await self.emit(
-            BotAudioFrame(
-                pts=self.clock.now(),
+            self.frame(
+                BotAudioFrame,
                 generation=generation,
                 pcm=b"",
                 sample_rate=self.options.sample_rate,
@@ -272,9 +272,7 @@ class TTSStage(Stage):
         )
 
     async def _report(self, generation: int, message: str) -> None:
-        await self.emit(
-            ErrorFrame(pts=self.clock.now(), generation=generation, stage=self.name, message=message)
-        )
+        await self.emit(self.frame(ErrorFrame, generation=generation, stage=self.name, message=message))
 
 
 class EngineTTS(TTSStage):

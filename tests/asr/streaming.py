@@ -15,7 +15,7 @@ from cascade.metrics import MetricsCollector, TurnTimeline
 from cascade.pipeline import run_session
 from cascade.session import SessionContext
 from cascade.stage import Stage
-from cascade.transports.base import Source
+from cascade.transport import Source
 
 
 class PacedSource(Source):

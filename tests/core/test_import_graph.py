@@ -16,12 +16,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "cascade"
 
-KNOWN_CYCLES: dict[str, frozenset[str]] = {
-    # being removed in issue 23 (other branches take these apart; the lead empties this after merging)
-    "session <-> stage": frozenset({"cascade.session", "cascade.stage"}),
-}
-"""Import circles that still exist at this branch's base, by name; no other circle is allowed."""
-
 
 def _modules(root: Path, package: str) -> dict[str, Path]:
     """Every module of ``package`` (a directory under ``root``) by dotted name."""
@@ -114,22 +108,44 @@ def _edges_into(graph: dict[str, set[str]], sources: str, target: str) -> list[s
 def test_no_import_cycles() -> None:
     graph = import_graph()
     found = cycles(graph)
-    new = [group for group in found if group not in KNOWN_CYCLES.values()]
-    assert not new, "import circles:\n  " + "\n  ".join(_describe(g, graph) for g in new)
-    gone = [name for name, group in KNOWN_CYCLES.items() if group not in found]
-    assert not gone, f"these circles are gone, remove them from KNOWN_CYCLES: {gone}"
+    assert not found, "import circles:\n  " + "\n  ".join(_describe(g, graph) for g in found)
 
 
-def test_turn_does_not_import_llm() -> None:
-    wrong = _edges_into(import_graph(), "cascade.turn", "cascade.llm")
-    assert not wrong, f"cascade.turn must not import the LLM package: {wrong}"
+STAGES = ("vad", "asr", "turn", "llm", "tts")
+"""The stage packages: each talks to the others only through frames, never by import."""
+MAY_IMPORT: dict[str, set[str]] = {
+    "core": {"core"},
+    **{stage: {"core"} for stage in STAGES},
+    "transports": {"core"},
+    "agent": {"core", *STAGES, "transports"},
+    "app": {"core", *STAGES, "transports", "agent"},
+    "testing": {"core", *STAGES, "transports"},
+}
+"""Who may import whom (README, Architecture): the core (frames, stages, pipeline, session,
+transport contract, clock, metrics, audio, weights) imports nothing above it; the stage packages
+and the transports only the core; the agent assembles them; the command line (the app) runs the
+agent; the test kit drives any of them, and no production module imports it."""
+APP_MODULES = ("cascade.cli", "cascade.prepare")
 
 
-def test_production_code_does_not_import_the_test_kit() -> None:
-    graph = import_graph()
-    production = {m: t for m, t in graph.items() if not m.startswith("cascade.testing")}
-    wrong = _edges_into(production, PACKAGE, "cascade.testing")
-    assert not wrong, f"production modules import cascade.testing: {wrong}"
+def layer(module: str) -> str:
+    """The layer of a cascade module (see :data:`MAY_IMPORT`)."""
+    if module in APP_MODULES:
+        return "app"
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in {*STAGES, "transports", "agent", "testing"}:
+        return parts[1]
+    return "core"
+
+
+def test_imports_point_down_the_layers() -> None:
+    wrong = sorted(
+        f"{module} -> {imported}"
+        for module, imported_set in import_graph().items()
+        for imported in imported_set
+        if layer(imported) not in MAY_IMPORT[layer(module)] | {layer(module)}
+    )
+    assert not wrong, "imports against the layers (README, Architecture):\n  " + "\n  ".join(wrong)
 
 
 def test_every_kind_of_import_makes_an_edge(tmp_path: Path) -> None:

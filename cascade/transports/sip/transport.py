@@ -17,7 +17,7 @@ import anyio
 from cascade.audio import StreamResampler
 from cascade.clock import Clock
 from cascade.frames import DTMFFrame, Frame, Interrupt, UserAudioFrame
-from cascade.transports.base import Source, Transport
+from cascade.transport import Source, Transport
 from cascade.transports.playout import PlayoutSink
 from cascade.transports.sip.call import SipCall
 from cascade.transports.sip.media import SAMPLES_PER_PACKET

@@ -48,7 +48,6 @@ log = logging.getLogger("cascade.sip")
 CallHandler = Callable[[SipCall], Awaitable[None]]
 
 
-
 @dataclass
 class UserAgentStats:
     """What the user agent counted since it started."""
@@ -61,6 +60,7 @@ class UserAgentStats:
     """Malformed messages (each answered with 400 where it can be addressed)."""
     dropped: int = 0
     """Malformed messages that could not be answered (a response, an ACK, no usable headers)."""
+
 
 class SipUserAgent:
     """Listens for calls and hands each answered one to ``on_call``. Run it with :meth:`run`."""

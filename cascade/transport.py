@@ -1,4 +1,8 @@
-"""What every transport provides: a source stage (caller → pipeline) and a sink stage (bot → caller)."""
+"""What every transport provides: a source stage (caller → pipeline) and a sink stage (bot → caller).
+
+The contract lives in the core because the pipeline and the test kit build on it; the
+implementations (files, WebRTC, SIP) live in :mod:`cascade.transports`.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,111 @@
+"""The front door runs: the public API's docstring examples, the README's Python and the examples.
+
+Light ones run with the unit tests. Those that answer a question with the embedded default (models
+and the embedded vLLM, as ``tests/agent/test_agent_e2e.py`` uses them) are integration tests; they
+run in a scratch directory where ``examples/`` is the repository's and ``out/`` is new.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+import anyio
+import pytest
+
+ROOT = Path(__file__).parents[2]
+
+LIGHT_DOCTESTS = [
+    "cascade.stage",
+    "cascade.pipeline",
+    "cascade.testing",
+    "cascade.tts.chunker",
+    "cascade.tts.normalize",
+]
+"""Modules whose docstring examples load no model (they build stages, they do not start them)."""
+
+
+def run_doctests(name: str) -> None:
+    results = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert results.attempted, f"{name} has no docstring examples"
+    assert not results.failed, f"{results.failed} docstring example(s) of {name} failed (see stdout)"
+
+
+def readme_python() -> list[str]:
+    """The README's ```python blocks."""
+    return re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(), re.M | re.S)
+
+
+def compile_block(source: str) -> CodeType:
+    """A README block as written, top-level ``await`` included."""
+    return compile(source, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+
+
+def run_example(name: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python examples/<name>.py args...`` with this checkout's cascade."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, str(ROOT / "examples" / f"{name}.py"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory holding the repository's ``examples/``."""
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("module", LIGHT_DOCTESTS)
+def test_docstring_examples_run(module: str) -> None:
+    run_doctests(module)
+
+
+def test_readme_python_blocks_compile() -> None:
+    blocks = readme_python()
+    assert blocks, "the README has no ```python block"
+    for block in blocks:
+        compile_block(block)
+
+
+def test_parrot_example_runs(scratch: Path) -> None:
+    done = run_example("parrot", "examples/question.wav", "out/parrot.wav", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "turn 0: bot audio" in done.stdout
+    assert (scratch / "out" / "parrot.wav").stat().st_size > 44
+
+
+@pytest.mark.integration
+def test_package_docstring_runs_the_voice_agent(vllm_server: Any, scratch: Path) -> None:
+    run_doctests("cascade")
+    assert (scratch / "out" / "reply.json").exists()
+
+
+@pytest.mark.integration
+def test_readme_using_it_runs(vllm_server: Any, scratch: Path) -> None:
+    (block,) = [b for b in readme_python() if "VoiceAgent" in b]
+
+    async def run() -> None:
+        pending = eval(compile_block(block), {"__name__": "readme"})
+        if pending is not None:
+            await pending
+
+    anyio.run(run)
+    assert (scratch / "out" / "reply.json").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("example", ["minimal_agent", "tool_agent", "knowledge_agent"])
+def test_agent_examples_run(vllm_server: Any, scratch: Path, example: str) -> None:
+    reply = scratch / "out" / f"{example}.wav"
+    done = run_example(example, "examples/question.wav", str(reply), timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert reply.with_suffix(".json").exists()
