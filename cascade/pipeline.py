@@ -222,7 +222,7 @@ class Parallel(Stage):
                 for _, send in feeds:
                     send.close()
                 # every branch has drained once all forwarders are done
-            await outbox.send(EndOfStream(pts=ctx.clock.now(), generation=ctx.generation))
+            await outbox.send(ctx.frame(EndOfStream))
         finally:
             for _, send in feeds:
                 send.close()

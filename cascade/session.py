@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from cascade.clock import Clock, RealClock
 from cascade.frames import Frame, Interrupt
 from cascade.metrics import MetricsCollector
 
 log = logging.getLogger("cascade.session")
+
+F = TypeVar("F", bound=Frame)
 
 
 class _ListeningStage(Protocol):
@@ -60,6 +62,13 @@ class SessionContext:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    def frame(self, kind: type[F], **fields: Any) -> F:
+        """A new ``kind`` frame of now: ``pts`` is the clock's time and ``generation`` the current
+        one, unless ``fields`` give them (a reply keeps the generation of the turn it answers)."""
+        fields.setdefault("pts", self.clock.now())
+        fields.setdefault("generation", self.generation)
+        return kind(**fields)
+
     def interrupt(self, reason: str = "") -> Interrupt:
         """Start a new generation: cancel and drop everything of older ones in every stage.
 
@@ -67,7 +76,7 @@ class SessionContext:
         and every stage (the transport included, which flushes playback) has the Interrupt queued.
         """
         self.generation += 1
-        frame = Interrupt(pts=self.clock.now(), generation=self.generation, reason=reason)
+        frame = self.frame(Interrupt, reason=reason)
         log.debug("interrupt -> generation %d (%s)", self.generation, reason)
         self.metrics.mark_interrupted()
         for listener in list(self._listeners):

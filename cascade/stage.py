@@ -121,12 +121,7 @@ class Stage:
         """A new ``kind`` frame of now: ``pts`` is the session clock's time and ``generation`` the
         session's current one, unless ``fields`` give them (a reply keeps the generation of the
         turn it answers)."""
-        ctx = self.ctx
-        if "pts" not in fields:
-            fields["pts"] = ctx.clock.now()
-        if "generation" not in fields:
-            fields["generation"] = ctx.generation
-        return kind(**fields)
+        return self.ctx.frame(kind, **fields)
 
     def emit(self, frame: Frame) -> Awaitable[None]:
         """Send a frame downstream: ``await self.emit(frame)`` (stale droppable frames are dropped
@@ -276,7 +271,7 @@ class StageRuntime:
                         scope.cancel()
                 if self._idle is not None:
                     await self._idle.wait()
-                await self.outbox.send(EndOfStream(pts=ctx.clock.now(), generation=ctx.generation))
+                await self.outbox.send(ctx.frame(EndOfStream))
                 tg.cancel_scope.cancel()
         except Exception as exc:
             raise_stage_error(exc)

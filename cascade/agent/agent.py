@@ -77,7 +77,7 @@ class Greeter(Stage):
 
     async def start(self) -> None:
         """Queue the greeting (spoken as soon as the TTS is ready)."""
-        self.spawn(self.emit, TextToSpeak(pts=self.clock.now(), text=self.text, response_id="greeting"))
+        self.spawn(self.emit, self.frame(TextToSpeak, text=self.text, response_id="greeting"))
 
 
 def freeze_loaded_objects() -> None:

@@ -48,4 +48,4 @@ class KeypadInput(Stage):
         now = self.clock.now()
         self.ctx.metrics.mark("end_of_turn", now)
         text = f"(The caller pressed {keys} on the keypad.)"
-        await self.emit(EndOfTurn(pts=now, generation=self.generation, text=text, reason="dtmf"))
+        await self.emit(self.frame(EndOfTurn, pts=now, text=text, reason="dtmf"))

@@ -267,8 +267,8 @@ class WhisperASR(Stage):
             self.stats.errors += 1
             log.exception("decode failed")
             await self.emit(
-                ErrorFrame(
-                    pts=self.clock.now(),
+                self.frame(
+                    ErrorFrame,
                     generation=segment.generation,
                     stage=self.name,
                     message=f"speech recognition failed for this utterance: {type(exc).__name__}: {exc}",
@@ -309,8 +309,8 @@ class WhisperASR(Stage):
         if text and text != segment.last_text:
             segment.last_text = text
             await self.emit(
-                PartialTranscript(
-                    pts=self.clock.now(),
+                self.frame(
+                    PartialTranscript,
                     generation=segment.generation,
                     text=text,
                     committed=join(agreement.committed),

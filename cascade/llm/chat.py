@@ -195,9 +195,7 @@ class ChatLLM(Stage):
 
     async def _answer(self, reply: _Reply) -> None:
         await self.emit(
-            LLMResponseStarted(
-                pts=self.clock.now(), generation=reply.generation, response_id=reply.response_id
-            )
+            self.frame(LLMResponseStarted, generation=reply.generation, response_id=reply.response_id)
         )
         failure: str | None = None
         partial = ""
@@ -242,8 +240,8 @@ class ChatLLM(Stage):
             await reply.tools.run(calls)
         reply.finished = True
         await self.emit(
-            LLMResponseEnded(
-                pts=self.clock.now(),
+            self.frame(
+                LLMResponseEnded,
                 generation=reply.generation,
                 response_id=reply.response_id,
                 text=reply.spoken,
@@ -258,19 +256,15 @@ class ChatLLM(Stage):
         reply.round_said += text
         reply.spoken += text
         await self.emit(
-            LLMTextDelta(
-                pts=self.clock.now(), generation=reply.generation, response_id=reply.response_id, text=text
-            )
+            self.frame(LLMTextDelta, generation=reply.generation, response_id=reply.response_id, text=text)
         )
 
     async def _apologize(self, reply: _Reply, reason: str, partial: str) -> None:
-        now = self.clock.now()
         apology = self.options.apology
-        await self.emit(ErrorFrame(pts=now, generation=reply.generation, stage=self.name, message=reason))
+        await self.emit(self.frame(ErrorFrame, generation=reply.generation, stage=self.name, message=reason))
+        response_id = f"{reply.response_id}-apology"
         await self.emit(
-            TextToSpeak(
-                pts=now, generation=reply.generation, text=apology, response_id=f"{reply.response_id}-apology"
-            )
+            self.frame(TextToSpeak, generation=reply.generation, text=apology, response_id=response_id)
         )
         self.conversation.add_assistant(reply.turn, f"{partial.strip()} {apology}".strip())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel
@@ -30,6 +31,7 @@ from cascade.llm.tools import (
 )
 
 log = logging.getLogger("cascade.llm")
+F = TypeVar("F", bound=Frame)
 
 _CANCELLED = "Cancelled: the caller interrupted before this finished."
 
@@ -68,6 +70,10 @@ class ToolRunner:
         self.filler_said = False
         self.running = 0
 
+    def _frame(self, kind: type[F], **fields: Any) -> F:
+        """A frame of this reply, now."""
+        return kind(pts=self.clock.now(), generation=self.generation, **fields)
+
     def repeats_any(self, calls: list[ToolCall]) -> bool:
         """Whether one of ``calls`` was made before in this reply."""
         return any(call.key in self.seen for call in calls)
@@ -79,9 +85,8 @@ class ToolRunner:
         for call in calls:
             arguments = loads_arguments(call.arguments)
             await self.emit(
-                ToolCallRequest(
-                    pts=self.clock.now(),
-                    generation=self.generation,
+                self._frame(
+                    ToolCallRequest,
                     call_id=call.id,
                     name=call.name,
                     arguments=arguments if isinstance(arguments, dict) else {},
@@ -119,9 +124,8 @@ class ToolRunner:
             outcome = self.outcomes[call.id]
             self.conversation.add_tool_result(self.turn, call.id, outcome.result)
             await self.emit(
-                ToolCallResult(
-                    pts=self.clock.now(),
-                    generation=self.generation,
+                self._frame(
+                    ToolCallResult,
                     call_id=call.id,
                     name=call.name,
                     result=outcome.result,
@@ -181,9 +185,8 @@ class ToolRunner:
         if self.running > 0 and not self.filler_said:
             self.filler_said = True
             await self.emit(
-                TextToSpeak(
-                    pts=self.clock.now(),
-                    generation=self.generation,
+                self._frame(
+                    TextToSpeak,
                     text=text,
                     response_id=f"{self.response_id}-filler",
                 )

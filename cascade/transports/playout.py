@@ -188,9 +188,9 @@ class Playout:
                 self.ctx.broadcast(item)
                 continue
             self.ctx.broadcast(
-                BotAudioPlayed(
+                self.ctx.frame(
+                    BotAudioPlayed,
                     pts=start,
-                    generation=self.ctx.generation,
                     response_id=item,
                     duration=len(pcm) / 2 / self.sample_rate if envelope else 0.0,
                     text=said.get(item, ""),
@@ -223,7 +223,7 @@ class Playout:
         self._heard = []
         now = self.ctx.clock.now()
         self.ctx.metrics.mark("first_audio_out", now)
-        self._broadcast(BotSpeechStarted(pts=now, generation=self.ctx.generation, response_id=response_id))
+        self._broadcast(self.ctx.frame(BotSpeechStarted, pts=now, response_id=response_id))
 
     def _broadcast(self, frame: Frame) -> None:
         if self._announcing is None:
@@ -240,9 +240,8 @@ class Playout:
         if self._announcing is not None:
             self._announcing.append(response_id)  # what it played of this read, before its end
         self._broadcast(
-            BotSpeechEnded(
-                pts=self.ctx.clock.now(),
-                generation=self.ctx.generation,
+            self.ctx.frame(
+                BotSpeechEnded,
                 response_id=response_id,
                 heard_text=heard,
                 interrupted=interrupted,
@@ -278,7 +277,7 @@ class PlayoutSink(Stage):
 
     async def _run(self, ctx: SessionContext, inbox: FrameReceive, outbox: FrameSend) -> None:
         # (here, not in ``start``: subclasses' ``start`` need not call the base's)
-        ctx.broadcast(SessionPlaysAudio(pts=ctx.clock.now(), generation=ctx.generation))
+        ctx.broadcast(ctx.frame(SessionPlaysAudio))
         await super()._run(ctx, inbox, outbox)
 
     async def process(self, frame: Frame) -> None:

@@ -139,7 +139,7 @@ class TurnTaker(Stage):
 
     async def finish(self) -> None:
         """End of stream: a turn that went silent ends now."""
-        await self._decide(EndOfStream(pts=self.clock.now(), generation=self.generation))
+        await self._decide(self.frame(EndOfStream))
 
     # --- events in -------------------------------------------------------------------------------
 
@@ -179,35 +179,16 @@ class TurnTaker(Stage):
     async def _carry_out(self, action: act.Action) -> None:
         ctx = self.ctx
         if isinstance(action, act.EndTurn):
-            await self.emit(
-                EndOfTurn(
-                    pts=self.clock.now(),
-                    generation=self.generation,
-                    text=action.text,
-                    probability=action.probability,
-                    reason=action.reason,
-                    preemptive=action.preemptive,
-                )
-            )
+            turn = {"text": action.text, "probability": action.probability, "reason": action.reason}
+            await self.emit(self.frame(EndOfTurn, **turn, preemptive=action.preemptive))
         elif isinstance(action, act.Say):
-            await self.emit(
-                TextToSpeak(
-                    pts=self.clock.now(),
-                    generation=self.generation,
-                    text=action.text,
-                    response_id=action.response_id,
-                )
-            )
+            await self.emit(self.frame(TextToSpeak, text=action.text, response_id=action.response_id))
         elif isinstance(action, act.Interrupt):
             self._own_interrupts.add(self.interrupt(action.reason).generation)
         elif isinstance(action, act.Hold):
-            self.broadcast(
-                PlaybackHold(pts=self.clock.now(), generation=self.generation, reason=action.reason)
-            )
+            self.broadcast(self.frame(PlaybackHold, reason=action.reason))
         elif isinstance(action, act.Release):
-            self.broadcast(
-                PlaybackRelease(pts=self.clock.now(), generation=self.generation, reason=action.reason)
-            )
+            self.broadcast(self.frame(PlaybackRelease, reason=action.reason))
         elif isinstance(action, act.Mark):
             ctx.metrics.mark(action.name, action.at)
         elif isinstance(action, act.RetractEndOfTurn):

@@ -29,6 +29,7 @@ LIGHT_DOCTESTS = [
     "cascade.testing",
     "cascade.tts.chunker",
     "cascade.tts.normalize",
+    "cascade.turn.decider",
 ]
 """Modules whose docstring examples load no model (they build stages, they do not start them)."""
 

@@ -104,7 +104,7 @@ class SipSource(Source):
                 await self.emit(frame)
             while media.digits:
                 digit = media.digits.popleft()
-                await self.emit(DTMFFrame(pts=self.clock.now(), generation=self.generation, digit=digit))
+                await self.emit(self.frame(DTMFFrame, digit=digit))
             if not media.on_hold and time.monotonic() - media.last_received > t.rtp_timeout:
                 await call.hang_up(f"no RTP for {t.rtp_timeout:g}s")
         # the caller is gone: stop whatever reply is in flight so the session ends promptly
