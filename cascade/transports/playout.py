@@ -77,8 +77,6 @@ class Playout:
         self._scripts: OrderedDict[str, _Script] = OrderedDict()
         self._unenveloped = np.zeros(0, np.float32)
         """Played samples short of a whole envelope hop, carried to the next read."""
-        self._announcing: list[Frame | str] | None = None
-        """While a read runs: its starts and ends, and the responses whose audio it played."""
         self.played_seconds = 0.0
         """Total bot audio played so far."""
 
@@ -140,16 +138,17 @@ class Playout:
             return None
         want = num_samples * 2
         out = bytearray()
-        self._announcing = []
-        said: dict[str, str] = {}  # the words each response began saying in this read
+        part, said = 0, ""  # where the playing response's part of this read begins; its words
         while self._segments and len(out) < want:
             seg = self._segments[0]
             if self._playing != seg.response_id:
                 if not seg.pcm:
                     self._segments.popleft()  # a response without audio (no words) is not speech
                     continue
+                self._report(out, part, said)  # (of a response that ended without a last chunk)
+                part, said = len(out), ""
                 self._start(seg.response_id)
-            said[seg.response_id] = said.get(seg.response_id, "") + ("" if seg.offset else seg.text)
+            said += "" if seg.offset else seg.text
             take = seg.pcm[seg.offset : seg.offset + want - len(out)]
             out += take
             seg.offset += len(take)
@@ -157,47 +156,37 @@ class Playout:
                 self._segments.popleft()
                 self._heard.append(seg.text)
                 if seg.last:
+                    self._report(out, part, said)
+                    part, said = len(out), ""
                     self._end(interrupted=False)
-        announced, self._announcing = self._announcing, None
         if not out and self._playing is None:
-            for frame in announced:  # (a response's empty last chunk ended it)
-                if not isinstance(frame, str):
-                    self.ctx.broadcast(frame)
             return None
         self._buffered -= len(out)
         self._space.set()
         self.played_seconds += len(out) / 2 / self.sample_rate
-        out += bytes(want - len(out))
-        if self._playing is not None:
-            announced.append(self._playing)  # (what it played this read, reported last)
-        self._announce(announced, bytes(out), said)
-        return bytes(out)
+        self._report(out, part, said)
+        return bytes(out + bytes(want - len(out)))
 
-    def _announce(self, announced: list[Frame | str], pcm: bytes, said: dict[str, str]) -> None:
-        """Broadcast the read's starts and ends in order, each response's ``BotAudioPlayed`` (its
-        words and the energy the caller heard) before its end; the envelope of the whole read goes
-        with the first (a read rarely spans two responses)."""
-        samples = np.concatenate([self._unenveloped, np.frombuffer(pcm, np.int16) / 32768.0])
+    def _report(self, out: bytearray, part: int, said: str) -> None:
+        """Tell the session what the caller heard of the playing response in this read, from byte
+        ``part`` of ``out`` on: the words it began saying, and the energy envelope."""
+        if self._playing is None or (len(out) == part and not said):
+            return
+        samples = np.concatenate([self._unenveloped, np.frombuffer(bytes(out[part:]), np.int16) / 32768.0])
         hop = max(1, round(ENVELOPE_HOP * self.sample_rate))
         whole = len(samples) // hop * hop
-        envelope = tuple(float(v) for v in envelope_db(samples[:whole], self.sample_rate))
-        start = self.ctx.clock.now() - len(self._unenveloped) / self.sample_rate
+        start = self.ctx.clock.now() + (part / 2 - len(self._unenveloped)) / self.sample_rate
         self._unenveloped = samples[whole:]
-        for item in announced:
-            if not isinstance(item, str):
-                self.ctx.broadcast(item)
-                continue
-            self.ctx.broadcast(
-                self.ctx.frame(
-                    BotAudioPlayed,
-                    pts=start,
-                    response_id=item,
-                    duration=len(pcm) / 2 / self.sample_rate if envelope else 0.0,
-                    text=said.get(item, ""),
-                    envelope=envelope,
-                )
+        self.ctx.broadcast(
+            self.ctx.frame(
+                BotAudioPlayed,
+                pts=start,
+                response_id=self._playing,
+                duration=(len(out) - part) / 2 / self.sample_rate,
+                text=said,
+                envelope=tuple(float(v) for v in envelope_db(samples[:whole], self.sample_rate)),
             )
-            envelope = ()
+        )
 
     def flush(self) -> float:
         """Drop everything queued (barge-in). Returns the seconds of audio dropped."""
@@ -223,13 +212,7 @@ class Playout:
         self._heard = []
         now = self.ctx.clock.now()
         self.ctx.metrics.mark("first_audio_out", now)
-        self._broadcast(self.ctx.frame(BotSpeechStarted, pts=now, response_id=response_id))
-
-    def _broadcast(self, frame: Frame) -> None:
-        if self._announcing is None:
-            self.ctx.broadcast(frame)
-        else:
-            self._announcing.append(frame)  # in order with what was played, after the read
+        self.ctx.broadcast(self.ctx.frame(BotSpeechStarted, pts=now, response_id=response_id))
 
     def _end(self, *, interrupted: bool) -> None:
         response_id, self._playing = self._playing or "", None
@@ -237,9 +220,8 @@ class Playout:
         self._heard = []
         script = self._scripts.get(response_id)
         unheard = script.words()[len(heard.split()) :] if script is not None and interrupted else []
-        if self._announcing is not None:
-            self._announcing.append(response_id)  # what it played of this read, before its end
-        self._broadcast(
+        self._unenveloped = self._unenveloped[:0]  # (a part of a hop of it is not heard as one)
+        self.ctx.broadcast(
             self.ctx.frame(
                 BotSpeechEnded,
                 response_id=response_id,
