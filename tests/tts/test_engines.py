@@ -12,10 +12,9 @@ import pytest
 
 from cascade.clock import RealClock
 from cascade.frames import BotAudioFrame, ErrorFrame, Frame, LLMResponseEnded, LLMTextDelta
-from cascade.pipeline import run_session
 from cascade.session import SessionContext
 from cascade.stage import Stage
-from cascade.testing import ListSource, assert_no_leaked_tasks
+from cascade.testing import run_stages
 from cascade.tts.base import EngineTTS, TTSOptions
 from cascade.tts.chunker import ChunkerOptions, speakable_text
 from cascade.tts.engine import TTSEngine, TTSError
@@ -39,11 +38,9 @@ async def run_real(
     actions: dict[float, Callable[[SessionContext], None]] | None = None,
 ) -> tuple[list[Frame], SessionContext]:
     """Run stages on scripted frames in real time (models run in threads)."""
-    ctx = SessionContext(clock=RealClock())
-    out: list[Frame] = []
-    source = ListSource(frames, tail=0.0, actions=actions)
-    await assert_no_leaked_tasks(lambda: run_session([source, *stages], ctx, collect=out))
-    return out, ctx
+    result = await run_stages(stages, frames, tail=0.0, actions=actions, clock=RealClock())
+    assert result.ctx is not None
+    return result.frames, result.ctx
 
 
 def deltas(text: str, start: float = 0.05, interval: float = 0.02, rid: str = "r") -> list[Frame]:

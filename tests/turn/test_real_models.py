@@ -7,10 +7,7 @@ import pytest
 
 from cascade.clock import RealClock
 from cascade.frames import BotSpeechEnded, EndOfTurn, Frame, UserAudioFrame
-from cascade.metrics import MetricsCollector
-from cascade.pipeline import run_session
-from cascade.session import SessionContext
-from cascade.testing import ListSource, run_stages
+from cascade.testing import run_stages
 from cascade.testing.fakes import FakeTTS
 from cascade.testing.sinks import PacedSink
 from cascade.turn import TurnTaker
@@ -204,16 +201,13 @@ async def test_offloaded_model_in_real_time(
         frames_of(turn_audio),
         [final(len(turn_audio) / RATE - 0.8, "he might even have been made amiable himself")],
     )
-    ctx = SessionContext(clock=RealClock(), metrics=MetricsCollector())
-    out: list[Frame] = []
     turn = TurnTaker(model=smart_turn, text_model=text_turn)
-    await run_session(
-        [ListSource(frames, tail=0.3), SileroVAD(VADOptions(min_silence=0.2)), turn], ctx, collect=out
-    )
-    assert [f.text for f in out if isinstance(f, EndOfTurn)] == [
+    stages = [SileroVAD(VADOptions(min_silence=0.2)), turn]
+    result = await run_stages(stages, frames, tail=0.3, clock=RealClock())  # type: ignore[arg-type]
+    assert [f.text for f in result.frames if isinstance(f, EndOfTurn)] == [
         "he might even have been made amiable himself"
     ]
-    assert ctx.metrics.timelines and ctx.metrics.timelines[0].end_of_turn is not None
+    assert result.timelines and result.timelines[0].end_of_turn is not None
 
 
 def test_prepared_model_is_verified_and_keeps_its_licence() -> None:
