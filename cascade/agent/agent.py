@@ -1,7 +1,28 @@
 """VoiceAgent: the default pipeline (VAD → ASR → turn-taking → LLM → TTS) from one config.
 
->>> agent = VoiceAgent(AgentConfig(llm=LLMSettings(system_prompt="You run a bakery.")))
->>> await agent.run(FileTransport("question.wav", "out/reply.wav"))
+With the embedded default models (and the embedded vLLM, started if none runs), an agent answers
+a recorded question; the file transport writes the spoken reply and a JSON transcript beside it:
+
+>>> import anyio
+>>> import json
+>>> from cascade.agent import AgentConfig, LLMSettings, VoiceAgent
+>>> from cascade.transports.file import FileTransport
+>>> llm = LLMSettings(
+...     system_prompt="You answer the phone for a bakery, in one short sentence.",
+...     knowledge_text="Opening hours: Monday to Saturday 7 am to 6 pm. Closed on Sunday.",
+...     temperature=0.0,
+... )
+>>> agent = VoiceAgent(AgentConfig(llm=llm))
+>>> session = anyio.run(agent.run, FileTransport("examples/question.wav", "out/reply.wav"))
+>>> [turn.turn for turn in session.metrics.timelines if turn.voice_to_voice]
+[0]
+>>> with open("out/reply.json") as file:
+...     transcript = json.load(file)["transcript"]
+>>> [line["text"] for line in transcript if line["role"] == "user"]
+['What are your opening hours on Saturday?']
+>>> [line["text"] for line in transcript if line["role"] == "assistant"]  # what the caller heard
+['...7 am to 6 pm...']
+>>> agent.stop_server()  # the embedded LLM server, if this agent started it
 
 Models are loaded once per agent and shared by every session it runs (one process can serve
 many WebRTC or phone sessions); each session gets fresh stages and its own conversation.

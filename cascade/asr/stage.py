@@ -93,7 +93,34 @@ class ASRStats:
 class WhisperASR(Stage):
     """Streaming Whisper recognizer stage (see the module docstring for its exact behaviour).
 
-    >>> Pipeline([SileroVAD(), WhisperASR(WhisperOptions(model="base")), TurnTaker(), ...])
+    A recorded question in 20 ms frames, in real time (decodes run in worker threads): partials
+    while the caller speaks, each extending the text committed before, then one final:
+
+    >>> import anyio
+    >>> from cascade.asr import WhisperASR
+    >>> from cascade.audio import load_audio
+    >>> from cascade.clock import RealClock
+    >>> from cascade.frames import FinalTranscript, PartialTranscript, UserAudioFrame
+    >>> from cascade.testing import run_stages
+    >>> from cascade.vad import SileroVAD
+    >>> audio = load_audio("examples/question.wav", 16000)
+    >>> frames = [
+    ...     UserAudioFrame(pts=i / 16000, pcm=audio[i : i + 320].tobytes(), sample_rate=16000)
+    ...     for i in range(0, len(audio), 320)
+    ... ]
+    >>> async def transcribe():
+    ...     return await run_stages([SileroVAD(), WhisperASR()], frames, clock=RealClock(), tail=0.5)
+    >>> result = anyio.run(transcribe)
+    >>> partials = result.of(PartialTranscript)
+    >>> bool(partials) and all(p.text.startswith(p.committed) for p in partials)
+    True
+    >>> (final,) = result.of(FinalTranscript)
+    >>> final.text
+    'What are your opening hours on Saturday?'
+    >>> [word.text for word in final.words]
+    ['What', 'are', 'your', 'opening', 'hours', 'on', 'Saturday?']
+    >>> final.pts > final.words[-1].end   # after the VAD confirmed the end of speech
+    True
     """
 
     inputs = (UserAudioFrame, SpeechProbabilities, SpeechStarted, SpeechStopped)

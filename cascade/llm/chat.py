@@ -70,8 +70,24 @@ class _Reply:
 class ChatLLM(Stage):
     """Answers each caller turn with a streamed LLM reply, calling tools when the model asks.
 
-    >>> llm = ChatLLM(base_url="http://127.0.0.1:8000/v1", tools=[get_weather])
-    >>> llm = ChatLLM(ChatLLMOptions(context=ContextOptions(knowledge=faq_text)))  # embedded vLLM
+    Options come as a :class:`~cascade.llm.options.ChatLLMOptions` or as its fields by keyword;
+    nothing connects before the session starts.
+
+    >>> from cascade.llm import ChatLLM, ChatLLMOptions, ContextOptions, tool
+    >>> @tool
+    ... def opening_hours(day: str) -> str:
+    ...     "The bakery's opening hours on a day of the week."
+    ...     return "7 am to 1 pm" if day.lower() == "sunday" else "7 am to 7 pm"
+    >>> llm = ChatLLM(base_url="http://127.0.0.1:8000/v1", tools=[opening_hours], temperature=0.0)
+    >>> llm.base_url, list(llm.tools)
+    ('http://127.0.0.1:8000/v1', ['opening_hours'])
+
+    Without ``base_url`` it uses the embedded vLLM, started at the session's start if none runs:
+
+    >>> faq = "We bake sourdough daily. Gluten-free bread on Fridays."
+    >>> llm = ChatLLM(ChatLLMOptions(context=ContextOptions(knowledge=faq)))
+    >>> llm.base_url is None   # known once the session started the server
+    True
     """
 
     inputs = (EndOfTurn,)

@@ -1,11 +1,27 @@
 """Tools the LLM can call: typed Python functions with pydantic argument models.
 
+>>> import anyio
+>>> from pydantic import BaseModel, Field
+>>> from cascade.llm import tool
 >>> class WeatherArgs(BaseModel):
 ...     city: str = Field(description="City name, e.g. Paris")
 >>> @tool(timeout=5.0, filler="Let me check the weather.")
 ... async def get_weather(args: WeatherArgs) -> str:
 ...     "Current weather in a city."
 ...     return f"Sunny in {args.city}"
+
+The model is told the name, the docstring and the arguments' JSON schema; what it sends back is
+validated before the function runs, and an argument that does not fit is reported to it:
+
+>>> get_weather.schema()["function"]["description"]
+'Current weather in a city.'
+>>> get_weather.schema()["function"]["parameters"]["properties"]
+{'city': {'description': 'City name, e.g. Paris', 'title': 'City', 'type': 'string'}}
+>>> anyio.run(get_weather.invoke, get_weather.parse('{"city": "Paris"}'))
+'Sunny in Paris'
+>>> get_weather.parse('{"town": "Paris"}')
+Traceback (most recent call last):
+cascade.llm.tools.ToolArgumentsError: city: Field required
 
 A function may also take plain typed parameters (``async def add(a: int, b: int)``); the argument
 model is then built from its signature. The JSON schema sent to the model comes from the pydantic

@@ -1,25 +1,54 @@
-"""WebRTC signaling and sessions: an ASGI app that answers SDP offers and runs one pipeline per call.
+"""WebRTC signaling: an ASGI app that answers SDP offers and runs one pipeline per call.
 
 ``POST /offer`` with ``{"type": "offer", "sdp": "..."}`` and ``Authorization: Bearer <token>``
 answers ``{"type": "answer", "sdp": "...", "session_id": "..."}`` and starts a session with a fresh
 pipeline from the factory. ``DELETE /sessions/<id>`` (or ``{"type": "hangup"}`` on the data channel)
-hangs up. Errors are JSON ``{"error": "..."}``: 401 (token), 400 (bad request or SDP), 413 (too big),
-503 (session limit reached). Every session is torn down completely (pipeline, peer connection, its
-sockets and tasks) on hang-up, ICE failure, connect timeout or time limit.
+hangs up. ``GET /health`` counts the calls. Errors are JSON ``{"error": "..."}``: 401 (token), 400
+(bad request or SDP), 413 (too big), 503 (session limit reached). Every session is torn down
+completely (pipeline, peer connection, its sockets and tasks) on hang-up, ICE failure, connect
+timeout or time limit (:mod:`cascade.transports.webrtc_sessions`).
 
->>> server = WebRTCServer(lambda: Pipeline([...]), WebRTCOptions(token="s3cret"))
->>> uvicorn.run(server.app, host="0.0.0.0", port=8080)
+The server takes a factory that builds each call's stages:
+
+>>> from cascade import Pipeline
+>>> from cascade.asr import WhisperASR
+>>> from cascade.llm import ChatLLM
+>>> from cascade.transports.webrtc_signaling import WebRTCOptions, WebRTCServer
+>>> from cascade.tts import HibariTTS
+>>> from cascade.turn import TurnTaker
+>>> from cascade.vad import SileroVAD
+>>> def new_call() -> Pipeline:
+...     return Pipeline([SileroVAD(), WhisperASR(), TurnTaker(), ChatLLM(), HibariTTS()])
+>>> server = WebRTCServer(new_call, WebRTCOptions(token="s3cret", max_sessions=8))
+
+Serve ``server.app`` with any ASGI server (``uvicorn.run(server.app, host="0.0.0.0", port=8080)``;
+``cascade demo`` does it with the demo page). Without one, ``server.running()`` stands in for the
+app's lifespan:
+
+>>> import anyio
+>>> import httpx
+>>> async def request(method, path, headers=None, body=None):
+...     async with server.running():
+...         transport = httpx.ASGITransport(app=server.app)
+...         async with httpx.AsyncClient(transport=transport, base_url="http://cascade") as client:
+...             response = await client.request(method, path, headers=headers, json=body)
+...     return response.status_code, response.json()
+>>> anyio.run(request, "GET", "/health")
+(200, {'sessions': 0, 'max_sessions': 8})
+>>> anyio.run(request, "POST", "/offer")
+(401, {'error': "missing or wrong token: send 'Authorization: Bearer <token>'"})
+>>> auth = {"Authorization": "Bearer s3cret"}
+>>> anyio.run(request, "POST", "/offer", auth, {"type": "offer", "sdp": "v=0"})
+(400, {'error': 'the offer has no audio section (m=audio): add a microphone track before offering'})
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
 import re
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,7 +56,6 @@ from typing import Any
 
 import anyio
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
-from anyio.abc import TaskGroup
 from pydantic import BaseModel, Field, model_validator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -39,6 +67,7 @@ from starlette.staticfiles import StaticFiles
 
 from cascade.pipeline import Pipeline
 from cascade.transports.webrtc import WebRTCTransport
+from cascade.transports.webrtc_sessions import SessionRegistry, WebRTCSession, close_peer_connection
 
 log = logging.getLogger("cascade.webrtc")
 
@@ -115,81 +144,6 @@ def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers or None)
 
 
-class WebRTCSession:
-    """One call: its peer connection, transport and pipeline, and why it ended."""
-
-    def __init__(
-        self, server: WebRTCServer, pc: RTCPeerConnection, transport: WebRTCTransport, pipeline: Pipeline
-    ) -> None:
-        self.server = server
-        self.id = transport.session_id
-        self.pc = pc
-        self.transport = transport
-        self.pipeline = pipeline
-        self.started = time.monotonic()
-        self.end_reason = ""
-        self.error: BaseException | None = None
-        self.closed = anyio.Event()
-        self._connected = anyio.Event()
-        self._ending = anyio.Event()
-        self._scope: anyio.CancelScope | None = None
-
-    def connection_state_changed(self, state: str) -> None:
-        """Follow the peer connection's state (ICE/DTLS)."""
-        log.debug("session %s: connection %s", self.id, state)
-        if state == "connected":
-            self._connected.set()
-        elif state in ("failed", "closed"):
-            self.hangup(f"connection {state}")
-
-    def hangup(self, reason: str) -> None:
-        """End the call: stop the input, let the pipeline drain, then close everything."""
-        if self._ending.is_set():
-            return
-        self.end_reason = reason
-        log.info("session %s: ending (%s)", self.id, reason)
-        self.transport.send_event({"type": "bye", "reason": reason})
-        self.transport.end_input()
-        self._ending.set()
-
-    async def run(self) -> None:
-        """Run the pipeline until the call ends; always tear everything down."""
-        try:
-            with anyio.CancelScope() as self._scope:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._watch)
-                    await self.pipeline.run(self.transport)
-                    self.hangup(self.end_reason or "pipeline ended")
-                    tg.cancel_scope.cancel()
-        except Exception as exc:
-            self.error = exc
-            log.exception("session %s failed", self.id)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await close_peer_connection(self.pc)
-                self.transport.stop_tracks()
-            self.server._sessions.pop(self.id, None)
-            self.closed.set()
-            log.info("session %s: closed after %.1fs", self.id, time.monotonic() - self.started)
-
-    async def _watch(self) -> None:
-        options = self.server.options
-        with anyio.move_on_after(options.connect_timeout):
-            await self._connected.wait()
-        if not self._connected.is_set():
-            self.hangup(f"no connection within {options.connect_timeout:g}s (ICE/DTLS)")
-        left = options.max_session_seconds - (time.monotonic() - self.started)
-        with anyio.move_on_after(max(0.0, left)):
-            await self._ending.wait()
-        self.hangup(f"time limit of {options.max_session_seconds:g}s")
-        await anyio.sleep(options.hangup_grace)
-        if self._scope is not None:
-            log.warning(
-                "session %s: pipeline did not drain in %gs; cancelling", self.id, options.hangup_grace
-            )
-            self._scope.cancel()
-
-
 class WebRTCServer:
     """The signaling app and the sessions it runs.
 
@@ -218,33 +172,21 @@ class WebRTCServer:
         self.page_dir = Path(page_dir) if page_dir else None
         if self.page_dir is not None and not (self.page_dir / "index.html").is_file():
             raise FileNotFoundError(f"no index.html in the demo page folder {self.page_dir}")
-        self._sessions: dict[str, WebRTCSession] = {}
-        self._pending = 0
-        self._tg: TaskGroup | None = None
+        self.registry = SessionRegistry(self.options)
         self.app = self._build_app()
 
     @property
     def sessions(self) -> dict[str, WebRTCSession]:
         """Calls in progress, by id."""
-        return dict(self._sessions)
+        return self.registry.sessions
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[WebRTCServer]:
         """Own the sessions: on exit every call is hung up and torn down."""
         if self.on_startup is not None:
             await self.on_startup()
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            try:
-                yield self
-            finally:
-                self._tg = None
-                for session in list(self._sessions.values()):
-                    session.hangup("server shutting down")
-                with anyio.move_on_after(self.options.hangup_grace + 2.0):
-                    for session in list(self._sessions.values()):
-                        await session.closed.wait()
-                tg.cancel_scope.cancel()
+        async with self.registry.running():
+            yield self
 
     def _build_app(self) -> Starlette:
         routes: list[Route | Mount] = [
@@ -281,12 +223,12 @@ class WebRTCServer:
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
 
     async def _health(self, _: Request) -> Response:
-        return JSONResponse({"sessions": len(self._sessions), "max_sessions": self.options.max_sessions})
+        return JSONResponse({"sessions": len(self.registry), "max_sessions": self.options.max_sessions})
 
     async def _delete(self, request: Request) -> Response:
         if not self._authorized(request):
             return _error(401, "missing or wrong token: send 'Authorization: Bearer <token>'")
-        session = self._sessions.get(request.path_params["session_id"])
+        session = self.registry.get(request.path_params["session_id"])
         if session is None:
             return _error(404, "no such session (it may have ended already)")
         session.hangup("hung up by the client")
@@ -302,26 +244,23 @@ class WebRTCServer:
             sdp = _parse_offer(body)
         except OfferError as exc:
             return _error(400, str(exc))
-        if self._tg is None:
+        if not self.registry.accepting:
             return _error(503, "server is not running (start it with its ASGI lifespan)")
-        if len(self._sessions) + self._pending >= self.options.max_sessions:
+        if self.registry.full():
             return _error(
                 503,
                 f"all {self.options.max_sessions} session slots are in use; try again later",
                 **{"Retry-After": "5"},
             )
-        self._pending += 1
         try:
-            session, answer = await self._accept(sdp)
+            with self.registry.reserving():
+                session, answer = await self._accept(sdp)
         except OfferError as exc:
             return _error(400, str(exc))
         except PipelineBuildError as exc:
             log.exception("pipeline factory failed")
             return _error(500, str(exc))
-        finally:
-            self._pending -= 1
-        self._sessions[session.id] = session
-        self._tg.start_soon(session.run)
+        self.registry.start(session)
         return JSONResponse({"type": "answer", "sdp": answer, "session_id": session.id})
 
     async def _accept(self, sdp: str) -> tuple[WebRTCSession, str]:
@@ -347,7 +286,7 @@ class WebRTCServer:
                 pipeline = self.pipeline_factory()
             except Exception as exc:
                 raise PipelineBuildError(f"could not build the pipeline for this call: {exc}") from exc
-            session = WebRTCSession(self, pc, transport, pipeline)
+            session = WebRTCSession(self.registry, pc, transport, pipeline)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await close_peer_connection(pc)
@@ -369,37 +308,6 @@ class WebRTCServer:
                 session.hangup("hung up by the client")
 
         channel.on("message", on_message)
-
-
-async def close_peer_connection(pc: RTCPeerConnection, wait: float = 2.0) -> None:
-    """Close ``pc`` and make sure none of its background tasks survive.
-
-    aiortc runs ICE connect in an unowned task; when ``close()`` races ICE completion, aioice starts
-    its consent-freshness task after the connection was closed, and it would live on for ~30 s.
-    Wait for the connect task to end (bounded) and cancel such a consent task.
-    """
-    await pc.close()
-    deadline = time.monotonic() + wait
-    # aiortc gives no handle or event to wait on: poll
-    while time.monotonic() < deadline and any(_runs_for(t, pc) for t in asyncio.all_tasks()):  # noqa: ASYNC110
-        await anyio.sleep(0.02)
-    dtls_transports = [t.receiver.transport for t in pc.getTransceivers()]
-    if pc.sctp is not None:
-        dtls_transports.append(pc.sctp.transport)
-    for dtls in dtls_transports:
-        connection = (
-            getattr(getattr(dtls.transport, "iceGatherer", None), "_connection", None) if dtls else None
-        )
-        task = getattr(connection, "_query_consent_task", None)
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-
-def _runs_for(task: asyncio.Task[Any], owner: object) -> bool:
-    coro = task.get_coro()
-    frame = getattr(coro, "cr_frame", None)
-    return not task.done() and frame is not None and frame.f_locals.get("self") is owner
 
 
 def _parse_offer(body: bytes) -> str:

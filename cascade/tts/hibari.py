@@ -79,7 +79,18 @@ class HibariOptions(TTSOptions):
 class HibariTTS(EngineTTS):
     """The default voice as a pipeline stage: ``HibariTTS()`` speaks with ``heart`` at 16 kHz.
 
-    >>> tts = HibariTTS(HibariOptions(sample_rate=48000))   # e.g. for WebRTC
+    >>> from cascade.tts import HibariEngine, HibariOptions, HibariTTS
+    >>> tts = HibariTTS(HibariOptions(sample_rate=48000, speed=1.1))  # a 48 kHz pipeline
+
+    The engine synthesizes at 24 kHz (the stage resamples); load it once and share it between
+    sessions' stages:
+
+    >>> engine = HibariEngine()
+    >>> engine.load()
+    >>> tts = HibariTTS(engine=engine)
+    >>> audio = engine.synthesize("Hello!")
+    >>> engine.sample_rate, audio.dtype, round(len(audio) / engine.sample_rate, 1)
+    (24000, dtype('float32'), 1.1)
     """
 
     def __init__(

@@ -127,8 +127,17 @@ class SmartTurnOptions(BaseModel):
 class SmartTurnDetector:
     """Probability that the caller finished their turn, from the last 8 s of their audio.
 
+    ``probability`` takes 16 kHz mono float audio of the turn so far and answers 0.0 .. 1.0;
+    above 0.5 means "complete". A whole question, then the same question cut mid-sentence:
+
+    >>> from cascade.audio import load_audio, to_float
+    >>> from cascade.turn import SmartTurnDetector
+    >>> audio = to_float(load_audio("examples/question.wav", 16000))
     >>> detector = SmartTurnDetector()
-    >>> detector.probability(audio_16k_float)   # 0.0 .. 1.0; > 0.5 means "complete"
+    >>> round(detector.probability(audio), 2)
+    0.99
+    >>> round(detector.probability(audio[: len(audio) // 2]), 2)
+    0.36
     """
 
     sample_rate = SAMPLE_RATE

@@ -1,8 +1,10 @@
 """The front door runs: the public API's docstring examples, the README's Python and the examples.
 
-Light ones run with the unit tests. Those that answer a question with the embedded default (models
-and the embedded vLLM, as ``tests/agent/test_agent_e2e.py`` uses them) are integration tests; they
-run in a scratch directory where ``examples/`` is the repository's and ``out/`` is new.
+Light ones, and those that run a prepared model on a recording for about a second, run with the
+unit tests. Those that run in real time or answer with the embedded vLLM (as
+``tests/agent/test_agent_e2e.py`` uses it) are integration tests. Examples that read files run in a
+scratch directory where ``examples/`` is the repository's and ``out/`` is new. Every module with a
+``>>>`` example is in one of the lists below.
 """
 
 from __future__ import annotations
@@ -30,8 +32,27 @@ LIGHT_DOCTESTS = [
     "cascade.tts.chunker",
     "cascade.tts.normalize",
     "cascade.turn.decider",
+    "cascade.llm.chat",
+    "cascade.llm.tools",
+    "cascade.transports.webrtc_signaling",
 ]
 """Modules whose docstring examples load no model (they build stages, they do not start them)."""
+
+MODEL_DOCTESTS = [
+    "cascade.asr",
+    "cascade.tts",
+    "cascade.tts.hibari",
+    "cascade.turn.smart_turn",
+    "cascade.turn.text_turn",
+    "cascade.vad",
+]
+"""Modules whose examples load a prepared model and run it on ``examples/`` in about a second."""
+
+REAL_TIME_DOCTESTS = ["cascade.asr.stage"]
+"""Modules whose examples load a model and run a recording at its own pace (seconds)."""
+
+LLM_DOCTESTS = ["cascade", "cascade.agent.agent", "cascade.llm"]
+"""Modules whose examples talk to the embedded vLLM."""
 
 
 def run_doctests(name: str) -> None:
@@ -65,8 +86,33 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def module_name(path: Path) -> str:
+    """``cascade/asr/__init__.py`` -> ``cascade.asr``."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_every_docstring_example_is_run() -> None:
+    listed = {*LIGHT_DOCTESTS, *MODEL_DOCTESTS, *REAL_TIME_DOCTESTS, *LLM_DOCTESTS}
+    with_examples = {
+        module_name(path) for path in (ROOT / "cascade").rglob("*.py") if ">>>" in path.read_text()
+    }
+    assert with_examples - listed == set(), "docstring examples that no test runs"
+
+
 @pytest.mark.parametrize("module", LIGHT_DOCTESTS)
 def test_docstring_examples_run(module: str) -> None:
+    run_doctests(module)
+
+
+@pytest.mark.parametrize("module", MODEL_DOCTESTS)
+def test_model_docstring_examples_run(scratch: Path, module: str) -> None:
+    run_doctests(module)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("module", REAL_TIME_DOCTESTS)
+def test_real_time_docstring_examples_run(scratch: Path, module: str) -> None:
     run_doctests(module)
 
 
@@ -88,6 +134,12 @@ def test_parrot_example_runs(scratch: Path) -> None:
 def test_package_docstring_runs_the_voice_agent(vllm_server: Any, scratch: Path) -> None:
     run_doctests("cascade")
     assert (scratch / "out" / "reply.json").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("module", [m for m in LLM_DOCTESTS if m != "cascade"])
+def test_llm_docstring_examples_run(vllm_server: Any, scratch: Path, module: str) -> None:
+    run_doctests(module)
 
 
 @pytest.mark.integration

@@ -14,7 +14,8 @@ from aiortc.mediastreams import MediaStreamError
 
 from cascade.clock import VirtualClock
 from cascade.testing import autojump
-from cascade.transports.webrtc import PlayoutTrack, WebRTCTransport, to_mono_s16
+from cascade.transports.webrtc import WebRTCTransport
+from cascade.transports.webrtc_track import PlayoutTrack, to_mono_s16
 from tests.webrtc.agents import scripted
 
 pytestmark = pytest.mark.anyio
