@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
+from cascade.clock import RealClock
 from cascade.frames import (
     BotSpeechEnded,
     BotSpeechStarted,
@@ -537,3 +539,23 @@ async def test_a_one_word_turn_is_not_given_to_the_text_model() -> None:
     result = await run_stages([reading_taker(reader)], frames)
     (eot,) = turns(result.frames)
     assert reader.asked == [] and eot.pts < 1.5
+
+
+async def test_in_real_time_the_turn_waits_for_the_text_models_verdict_on_the_final_text() -> None:
+    """With the models in a worker thread, the quick deadline passing while the text model reads
+    the final transcript does not take the turn without its verdict (it did, by a race, before the
+    decisions were serialized): the unfinished-sounding words hold the turn."""
+
+    def slow_reader(text: str, bot_said: str) -> float:
+        time.sleep(0.2)  # the deadline (0.15 s after the stop) passes meanwhile
+        return 1e-4
+
+    spans = [(0.2, 1.0)]
+    frames = timeline(
+        caller_frames(2.2, spans), vad(spans, delay=0.02), [final(1.1, "The meeting moved to the afternoon.")]
+    )
+    options = TurnOptions(endpointing=EndpointingOptions(uncertain_delay=0.6, max_delay=1.0))
+    turn = TurnTaker(options, model=lambda audio: 0.95, text_model=slow_reader, offload=True)
+    result = await run_stages([turn], frames, tail=0.5, clock=RealClock())
+    (end,) = turns(result.frames)
+    assert end.reason == "text:unfinished" and end.pts == pytest.approx(2.0, abs=0.15)
