@@ -77,6 +77,23 @@ Content-Length: 0
 """
 
 
+_ACK_ERROR_RESPONSE = """  <send>
+    <![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "sipp" <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+"""
+"""The ACK of an INVITE's error response (401, 487, a refusal): the INVITE's transaction, CSeq 1."""
+
+
 def _bye(cseq: int = 2) -> str:
     return f"""  <send retrans="500">
     <![CDATA[
@@ -140,26 +157,12 @@ Content-Length: 0
     ]]>
   </send>
 """
-    ack487 = """  <send>
-    <![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "sipp" <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-"""
     body = (
         _invite(sdp_offer())
         + '  <recv response="100" optional="true"/>\n  <recv response="180"/>\n'
         + cancel
         + '  <recv response="200"/>\n  <recv response="487"/>\n'
-        + ack487
+        + _ACK_ERROR_RESPONSE
     )
     return _wrap("cascade cancel", body)
 
@@ -188,20 +191,7 @@ def refused_scenario(expected: int, sdp: str | None = None) -> str:
     """INVITE that the bridge must refuse with ``expected`` (then ACK)."""
     body = _invite(sdp if sdp is not None else sdp_offer())
     body += f'  <recv response="100" optional="true"/>\n  <recv response="{expected}"/>\n'
-    body += """  <send>
-    <![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "sipp" <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-"""
+    body += _ACK_ERROR_RESPONSE
     return _wrap(f"cascade refused {expected}", body)
 
 
@@ -317,25 +307,11 @@ Content-Length: 0
 
 def auth_scenario(pcap: str | None, record_port: int | str, talk_ms: int = 1000) -> str:
     """INVITE, answer the 401 challenge (SIPp ``-au``/``-ap`` credentials), talk, hang up."""
-    ack401 = """  <send>
-    <![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "sipp" <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-"""
     second = _invite(sdp_offer(str(record_port))).replace(
         "CSeq: 1 INVITE", "CSeq: 2 INVITE\n[authentication]"
     )
     body = _invite(sdp_offer(str(record_port))) + '  <recv response="100" optional="true"/>\n'
-    body += '  <recv response="401" auth="true"/>\n' + ack401 + second
+    body += '  <recv response="401" auth="true"/>\n' + _ACK_ERROR_RESPONSE + second
     body += _answered(pcap).replace("CSeq: 1 ACK", "CSeq: 2 ACK")
     body += f'  <pause milliseconds="{talk_ms}"/>\n' + _bye(3)
     return _wrap("cascade auth", body)
