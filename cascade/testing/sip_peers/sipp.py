@@ -94,6 +94,22 @@ Content-Length: 0
 """The ACK of an INVITE's error response (401, 487, a refusal): the INVITE's transaction, CSeq 1."""
 
 
+_OK_TO_REQUEST = """  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+"""
+"""A 200 answering the request just received (the bridge's BYE)."""
+
+
 def _bye(cseq: int = 2) -> str:
     return f"""  <send retrans="500">
     <![CDATA[
@@ -234,19 +250,7 @@ Content-Length: 0
   </send>
 """
     body += notify + '  <recv response="200"/>\n  <recv request="BYE"/>\n'
-    body += """  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
-"""
+    body += _OK_TO_REQUEST
     return _wrap("cascade transfer", body)
 
 
@@ -289,19 +293,7 @@ def hung_up_by_bridge_scenario(record_port: int | str, pcap: str | None = None, 
     """Call (optionally streaming ``pcap``) and wait for the bridge to hang up (BYE), then answer it."""
     body = _invite(sdp_offer(str(record_port))) + _answered(pcap)
     body += f'  <recv request="BYE" timeout="{wait_ms}"/>\n'
-    body += """  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
-"""
+    body += _OK_TO_REQUEST
     return _wrap("cascade bridge hangs up", body)
 
 
