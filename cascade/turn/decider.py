@@ -343,7 +343,7 @@ class TurnDecider:
             self.holds.add(action.reason)
         elif isinstance(action, act.Release):
             if action.reason == RESUMED_HOLD:
-                self.onset_until = None
+                self.onset_until = None  # the onset timer only ever releases this hold
             if action.reason not in self.holds:
                 return
             self.holds.discard(action.reason)

@@ -164,7 +164,8 @@ class TurnTaker(Stage):
     async def _decide(self, event: Event) -> None:
         async with self._lock:
             decider = self.decider
-            if self.offload and isinstance(event, MODEL_EVENTS) and (self.model or self.text_model):
+            has_model = self.model is not None or self.text_model is not None
+            if self.offload and has_model and isinstance(event, MODEL_EVENTS):
                 actions = await run_sync_cancellable(
                     decider.decide, event, self.clock.now(), limiter=self._limiter
                 )
