@@ -11,9 +11,14 @@ session gets a fresh pipeline and context. A line ``{"ready": true}`` is written
 
 The bot is Pipecat's canonical voice pipeline: ``input → WhisperSTTService → user aggregator (Silero
 VAD, Smart Turn v3 stop strategy) → OpenAILLMService → TTS → output → assistant aggregator`` on a
-``PipelineWorker`` with its defaults, on the same model files and LLM server as cascade. Pipecat
-has no hibari service, so :class:`HibariTTSService` wraps hibari the way its Kokoro service wraps
-kokoro-onnx (one synthesis per sentence from Pipecat's default sentence aggregation).
+``PipelineWorker`` with its defaults (RTVI included; no idle timeout), on the same model files and
+LLM server as cascade. Every service keeps Pipecat's defaults except what makes the models the
+same: Whisper is loaded once per process with cascade's compute type and shared by the sessions'
+``WhisperSTTService``s (which decode each VAD segment with faster-whisper's defaults, beam 5, and
+drop segments whose no-speech probability is 0.4 or more). Pipecat has no hibari service, so
+:class:`HibariTTSService` wraps hibari the way its Kokoro service wraps kokoro-onnx (one synthesis
+per sentence from Pipecat's default sentence aggregation). Whisper and hibari are warmed once
+before the first session, as cascade's agent warms its own.
 
 The caller is a real-time input transport: 20 ms frames paced on the event loop's clock, each WAV
 followed by silence until the bot has stopped speaking after it (``BotStoppedSpeakingFrame``, at
@@ -52,6 +57,7 @@ from pipecat.audio.vad.silero import SileroVADAnalyzer  # noqa: E402
 from pipecat.frames.frames import (  # noqa: E402
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
+    CancelFrame,
     EndFrame,
     Frame,
     InputAudioRawFrame,
@@ -133,9 +139,17 @@ class Caller(BaseInputTransport):
         self._task = self.create_task(self._play())
 
     async def stop(self, frame: EndFrame) -> None:
+        await self._stop_playing()
+        await super().stop(frame)
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        await self._stop_playing()
+        await super().cancel(frame)
+
+    async def _stop_playing(self) -> None:
         if self._task is not None:
             await self.cancel_task(self._task)
-        await super().stop(frame)
+            self._task = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if isinstance(frame, BotStartedSpeakingFrame):
