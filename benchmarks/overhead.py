@@ -27,7 +27,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -225,20 +225,35 @@ def w0_frames(count: int = 20000) -> dict[str, float]:
     return {"audio_frame_build_us": round(build * 1e6, 2), "type_dispatch_us": round(check * 1e6, 3)}
 
 
-def pipecat_python() -> Path:
-    """Python of the side venv with ``pipecat-ai`` (core, pinned) installed; made on first use."""
+def pipecat_python(extras: Sequence[str] = ()) -> Path:
+    """Python of the side venv with ``pipecat-ai`` (core, pinned) and the pinned ``extras``
+    (``name==version``) installed; made on first use, completed when an extra is missing."""
     venv = cache_dir("venvs", "pipecat-1.14")
     python = venv / "bin" / "python"
-    probe = [str(python), "-c", "import importlib.metadata as m; print(m.version('pipecat-ai'))"]
+    pins = [f"pipecat-ai=={PIPECAT_VERSION}", *extras]
+    probe = (
+        "import importlib.metadata as m, sys\n"
+        "for pin in sys.argv[1:]:\n"
+        "    name, version = pin.split('==')\n"
+        "    try:\n"
+        "        ok = m.version(name) == version\n"
+        "    except m.PackageNotFoundError:\n"
+        "        ok = False\n"
+        "    print(pin if ok else '')\n"
+    )
+    missing = pins
     if python.exists():
-        found = subprocess.run(probe, capture_output=True, text=True)
-        if found.returncode == 0 and found.stdout.strip() == PIPECAT_VERSION:
+        found = subprocess.run([str(python), "-c", probe, *pins], capture_output=True, text=True)
+        if found.returncode == 0:
+            missing = [pin for pin in pins if pin not in found.stdout.split()]
+        if not missing:
             return python
-    print(f"making the Pipecat venv in {venv} ...", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    install = [str(python), "-m", "pip", "install", "--quiet", f"pipecat-ai=={PIPECAT_VERSION}"]
+    else:
+        print(f"making the Pipecat venv in {venv} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    install = [str(python), "-m", "pip", "install", "--quiet", *missing]
     if subprocess.run(install, stdout=sys.stderr).returncode != 0:
-        sys.exit(f"could not install pipecat-ai=={PIPECAT_VERSION} into {venv} (PyPI reachable?)")
+        sys.exit(f"could not install {' '.join(missing)} into {venv} (PyPI reachable?)")
     return python
 
 
