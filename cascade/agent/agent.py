@@ -141,6 +141,14 @@ class VoiceAgent:
 
             server = await anyio.to_thread.run_sync(get_or_start_server, self._server_options())
             self._shared["llm_server"] = server
+        if self.config.text_turn == "chat" and "text_turn" not in self._shared:
+            from cascade.turn.chat_turn import ChatTurnOptions, ChatTurnReader
+
+            base_url = self.llm_base_url
+            assert base_url is not None  # the embedded server's, or the configured one
+            chat = ChatTurnReader(ChatTurnOptions(base_url=base_url, model=self.config.llm.model))
+            await anyio.to_thread.run_sync(chat.load)
+            self._shared["text_turn"] = chat
 
     def _load_models(self) -> None:
         from cascade.asr.engine import WhisperEngine
@@ -160,7 +168,7 @@ class VoiceAgent:
             detector = SmartTurnDetector()
             detector.load()
             self._shared["smart_turn"] = detector
-        if "text_turn" not in self._shared:
+        if cfg.text_turn == "smollm2" and "text_turn" not in self._shared:
             from cascade.turn.text_turn import TextTurnDetector
 
             reader = TextTurnDetector()
@@ -216,7 +224,7 @@ class VoiceAgent:
         turn = TurnTaker(
             cfg.turn,
             model=self._shared.get("smart_turn", "smart-turn"),
-            text_model=self._shared.get("text_turn", "smollm2-135m"),
+            text_model=self._shared.get("text_turn", "smollm2-135m" if cfg.text_turn == "smollm2" else None),
         )
         stages.append(turn)
         if keypad:

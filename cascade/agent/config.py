@@ -97,6 +97,10 @@ class AgentConfig(BaseSettings):
     streaming: StreamingOptions = Field(default_factory=StreamingOptions)
     vad: VADOptions = Field(default_factory=VADOptions)
     turn: TurnOptions = Field(default_factory=TurnOptions)
+    text_turn: Literal["chat", "smollm2", "none"] = "chat"
+    """What reads the caller's words for the end of their turn: ``chat``, the served chat model's
+    end-of-message probability (:mod:`cascade.turn.chat_turn`, needs a vLLM server); ``smollm2``,
+    the small in-process model; ``none``, the audio model and transcript cues alone."""
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)
 

@@ -1,5 +1,6 @@
 """Turn-taking: semantic end-of-turn detection, barge-in, backchannels, preemptive replies."""
 
+from cascade.turn.chat_turn import ChatTurnOptions, ChatTurnReader
 from cascade.turn.decider import TurnDecider
 from cascade.turn.options import (
     BackchannelOptions,
@@ -16,6 +17,8 @@ from cascade.turn.text_turn import TextTurnDetector, TextTurnOptions
 
 __all__ = [
     "BackchannelOptions",
+    "ChatTurnOptions",
+    "ChatTurnReader",
     "EchoOptions",
     "EndpointingOptions",
     "InterruptionOptions",

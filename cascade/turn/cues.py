@@ -72,6 +72,14 @@ _DICTATION_OPENERS = {
     "spelling": {"spelled", "spelt", "spell", "spelling"},
 }
 """Last words that announce a dictation ("my number is", "it's spelled")."""
+_VALUE_NOUNS = frozenset(
+    {
+        *("number", "phone", "extension", "cell", "mobile", "email", "e-mail", "address", "name"),
+        *("surname", "code", "pin", "zip", "postcode", "account", "date", "birthday", "id", "reference"),
+    }
+)
+"""Things a caller announces before saying them ("my account number is ...", "the code is ...")."""
+_COPULAS = frozenset(["is", "are", "was", "'s"])
 _CUT_MARKS = ("...", "…", "-", "—", "–", ",", ":", ";")
 _SPELL_CONTEXT = re.compile(r"\b(spell|spelled|spelt|spelling|letters?)\b")
 _TOKEN = re.compile(r"[a-z0-9@.'\-]+")
@@ -156,9 +164,10 @@ def _judge(raw: str, final: bool) -> TranscriptCue:
         return TranscriptCue(state="incomplete", reason="unfinished_number")
     if numeric_tail and _PHONE_CONTEXT.search(lowered):
         digits = _digit_count(tokens[len(tokens) - numeric_tail :])
-        if digits < 10:
+        if digits >= 10:
+            return TranscriptCue(state="complete", reason="dictation_complete")
+        if digits != 7:  # seven digits is a whole local number; fewer, or eight or nine, is not
             return TranscriptCue(state="incomplete", reason="phone_number")
-        return TranscriptCue(state="complete", reason="dictation_complete")
 
     if last in _DICTATION_OPENERS["spelling"]:
         return TranscriptCue(state="incomplete", reason="spelling")
@@ -166,6 +175,8 @@ def _judge(raw: str, final: bool) -> TranscriptCue:
         return TranscriptCue(state="incomplete", reason="phone_number")
     if last in _DICTATION_OPENERS["email"] and _EMAIL_CONTEXT.search(lowered):
         return TranscriptCue(state="incomplete", reason="email")
+    if last in _COPULAS and len(tokens) >= 2 and tokens[-2] in _VALUE_NOUNS and not raw.endswith("?"):
+        return TranscriptCue(state="incomplete", reason="value_announced")
     if last in TRAILING_INCOMPLETE and not raw.endswith(("?", "!")):
         return TranscriptCue(state="incomplete", reason="trailing_word")
     if last in TRAILING_WEAK and not raw.endswith(("?", "!")):

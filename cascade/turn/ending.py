@@ -337,7 +337,7 @@ class TurnEnding:
                 self._discard("caller-continued")
             return
         early.decision = self.endpointer.decision(early.probability, self.caller)
-        if self._may_speculate(early):
+        if may_speculate(early, self.caller, self.options.preemptive, in_speech=True):
             self._speculate(early)
 
     def _review_speculation(self, pending: Waiting) -> None:

@@ -1,25 +1,22 @@
 """The end-of-turn rule: how much silence to wait, given the audio model and the transcript.
 
 ``decide`` combines the Smart Turn probability (``None`` when no audio model runs) with the
-transcript cues into a delay after the caller's speech end:
+transcript cues and the text model into a delay after the caller's speech end. Doubt does not
+mean silence: only what is clearly unfinished waits long, everything else is taken within
+``doubtful_max_delay`` with its reply prepared meanwhile (dropped unheard if the caller goes on).
 
-* complete by audio and no unfinished-transcript cue: ``min_delay`` (answer fast);
-* dictation in progress (phone number, email, spelling), or final text ending with "and/the" or
-  a cut mark ("...", "-", ","): ``max_delay`` (wait through the pause); an unfinished-looking
-  *partial* is overruled by a very confident audio model, because partials lag the audio;
-* final text ending with a word that often goes on ("for", "at", "could", "was") and a very
-  confident audio model: ``uncertain_delay`` (a likely end, after a longer silence);
-* final text that the text model reads as clearly unfinished ("could you tell me whether the",
-  "your message has been successfully"): ``max_delay``, whatever the audio says; as doubtful
-  (a garbled or clipped transcript, "please enter your conference") where the audio says
-  complete: between ``uncertain_delay`` and ``max_delay``, longer the less likely the text
-  model finds an end (on a log scale: its probabilities span decades);
-* final text whose last word the recognizer is unsure of (a word cut off by the pause or run
-  into the next one: common inside a turn, rare at its end) where the audio says complete:
-  ``uncertain_delay``;
-* audio says incomplete, transcript says nothing: between ``uncertain_delay`` and ``max_delay``,
-  longer the surer the model is that the caller is not done; with doubtful text as well, at
-  least as long as the doubtful text alone would wait;
+* clearly unfinished, ``max_delay``: dictation in progress (a phone number with too few digits,
+  an email without its domain, a name being spelled), final text ending with "and/the" or a cut
+  mark ("...", "-", ","), or final text the text model reads as clearly unfinished ("could you
+  tell me whether the"); an unfinished-looking *partial* is overruled by a very confident audio
+  model, because partials lag the audio;
+* complete by audio and nothing in doubt: ``min_delay`` (answer fast);
+* in doubt, from ``uncertain_delay`` up to ``doubtful_max_delay``: the final text ends on a word
+  that often goes on ("for", "at", "could") under a very confident audio model; the text model
+  finds an end unlikely but not ruled out (longer the less likely, on a log scale: its
+  probabilities span decades); the recognizer is unsure of the last word (a word cut off by the
+  pause: common inside a turn, rare at its end); the audio model hears the caller going on
+  (longer the surer it is); no audio model and no cue;
 * audio unsure (not clearly incomplete) but the transcript ends with a question: halfway to
   ``uncertain_delay``; a question mark on audio that clearly goes on ("he might have been
   made?") is the recognizer's guess at a rising voice mid-sentence.
@@ -34,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from cascade.turn.cues import TranscriptCue
 from cascade.turn.options import EndpointingOptions
 
-_DICTATION = frozenset({"phone_number", "email", "spelling", "unfinished_number"})
+_DICTATION = frozenset({"phone_number", "email", "spelling", "unfinished_number", "value_announced"})
 
 
 class EndpointDecision(BaseModel):
@@ -70,17 +67,16 @@ def decide(
     weak = cue.reason == "trailing_word_weak"
     confident = p is not None and p >= opts.confident_threshold
     overruled = (not cue.final or weak) and confident and cue.reason not in _DICTATION
-    if incomplete_cue and not overruled:
+    if incomplete_cue and not overruled and not (weak and cue.final):
         return EndpointDecision(delay=opts.max_delay, reason=f"cue:{cue.reason}", likely_complete=False)
     if text_probability is not None and text_probability < opts.unfinished_text_probability:
         return EndpointDecision(delay=opts.max_delay, reason="text:unfinished", likely_complete=False)
+    # from here on the turn may be over: the wait is bounded and the reply is prepared meanwhile
     if incomplete_cue and cue.final and weak:
-        # "... a table for." may go on or not ("what is it for"): the confident audio model
+        # "... a table for." may go on or not ("what is it for"): a confident audio model
         # shortens the wait, but the reply waits for a longer silence than a clean ending
-        return EndpointDecision(
-            delay=opts.uncertain_delay, reason="cue:trailing_word_weak", likely_complete=True
-        )
-    # the wait the text alone asks for, when it reads as doubtful
+        delay = opts.uncertain_delay if confident else opts.doubtful_max_delay
+        return EndpointDecision(delay=delay, reason="cue:trailing_word_weak", likely_complete=True)
     text_wait = (
         _doubtful_text_delay(text_probability, opts)
         if text_probability is not None and text_probability < opts.doubtful_text_probability
@@ -101,26 +97,26 @@ def decide(
     if p is None:
         if opts.use_transcript_cues and cue.state == "complete":
             return EndpointDecision(delay=opts.min_delay, reason=f"cue:{cue.reason}", likely_complete=True)
-        return EndpointDecision(delay=opts.uncertain_delay, reason="silence", likely_complete=False)
+        return EndpointDecision(delay=opts.uncertain_delay, reason="silence", likely_complete=True)
     if p >= opts.complete_threshold:
         return EndpointDecision(delay=opts.min_delay, reason="audio:complete", likely_complete=True)
     audio_unsure = p >= opts.complete_threshold / 2
     if opts.use_transcript_cues and cue.state == "complete" and not doubtful and audio_unsure:
         delay = (opts.min_delay + opts.uncertain_delay) / 2
-        return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=False)
+        return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=True)
     doubt = 1.0 - p / max(opts.complete_threshold, 1e-6)
-    delay = opts.uncertain_delay + (opts.max_delay - opts.uncertain_delay) * doubt
+    delay = opts.uncertain_delay + (opts.doubtful_max_delay - opts.uncertain_delay) * doubt
     if text_wait is not None and text_wait > delay:
         # both models say the caller may go on: wait as long as the surer of them asks
-        return EndpointDecision(delay=text_wait, reason="text:doubtful", likely_complete=False)
-    return EndpointDecision(delay=delay, reason="audio:incomplete", likely_complete=False)
+        return EndpointDecision(delay=text_wait, reason="text:doubtful", likely_complete=True)
+    return EndpointDecision(delay=delay, reason="audio:incomplete", likely_complete=True)
 
 
 def _doubtful_text_delay(text_probability: float, opts: EndpointingOptions) -> float:
-    """``max_delay`` at ``unfinished_text_probability``, down to ``uncertain_delay`` at
+    """``doubtful_max_delay`` at ``unfinished_text_probability``, down to ``uncertain_delay`` at
     ``doubtful_text_probability``, log-linear in between."""
     low, high = max(opts.unfinished_text_probability, 1e-9), opts.doubtful_text_probability
     if high <= low:  # no doubtful band (the rule never asks then)
         return opts.uncertain_delay
     share = math.log(max(text_probability, low) / low) / math.log(high / low)
-    return opts.max_delay - (opts.max_delay - opts.uncertain_delay) * min(share, 1.0)
+    return opts.doubtful_max_delay - (opts.doubtful_max_delay - opts.uncertain_delay) * min(share, 1.0)

@@ -19,9 +19,15 @@ class EndpointingOptions(_Options):
     min_delay: float = Field(default=0.15, ge=0.0)
     """Silence needed when audio model and transcript both say the turn is complete."""
     max_delay: float = Field(default=2.5, gt=0.0)
-    """Upper bound: the turn ends after this much silence whatever the models say."""
-    uncertain_delay: float = Field(default=1.2, ge=0.0)
-    """Silence needed when the audio model says incomplete but the transcript has no cue."""
+    """Silence needed when the words are clearly unfinished (a number or an email half said,
+    "... and the"); the upper bound whatever the models say."""
+    uncertain_delay: float = Field(default=0.6, ge=0.0)
+    """Silence needed when the turn is in doubt (the audio model hears the caller going on, the
+    last word is unsure, the text model finds an end unlikely): the shortest such wait. The reply
+    is prepared meanwhile and dropped unheard if the caller goes on."""
+    doubtful_max_delay: float = Field(default=1.0, ge=0.0)
+    """The longest wait for a turn in doubt but not clearly unfinished (the stronger the doubt,
+    the closer to this): doubt must not mean a long silence."""
     complete_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     """Smart Turn probability at or above which the audio says "complete"."""
     confident_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
@@ -35,8 +41,7 @@ class EndpointingOptions(_Options):
     doubtful_text_probability: float = Field(default=0.03, ge=0.0, le=1.0)
     """Below this (and above ``unfinished_text_probability``) the words may go on: whatever the
     audio model hears, the turn waits at least from ``uncertain_delay`` (just below this) up to
-    ``max_delay`` (near ``unfinished_text_probability``), long enough for a mid-sentence pause
-    (longer where the audio model, too, hears the caller going on and asks more)."""
+    ``doubtful_max_delay`` (near ``unfinished_text_probability``)."""
     unsure_last_word: float = Field(default=0.5, ge=0.0, le=1.0)
     """Recognizer probability of the final transcript's last word below which the turn waits
     ``uncertain_delay`` even when the audio model hears an end. Inside a turn the last word
@@ -60,10 +65,11 @@ class EndpointingOptions(_Options):
 
     @model_validator(mode="after")
     def _ordered(self) -> EndpointingOptions:
-        if not self.min_delay <= self.uncertain_delay <= self.max_delay:
+        if not self.min_delay <= self.uncertain_delay <= self.doubtful_max_delay <= self.max_delay:
             raise ValueError(
                 f"endpointing delays must satisfy min_delay ({self.min_delay}) <= uncertain_delay "
-                f"({self.uncertain_delay}) <= max_delay ({self.max_delay})"
+                f"({self.uncertain_delay}) <= doubtful_max_delay ({self.doubtful_max_delay}) "
+                f"<= max_delay ({self.max_delay})"
             )
         if self.unfinished_text_probability > self.doubtful_text_probability:
             raise ValueError(
@@ -145,7 +151,8 @@ class PreemptiveOptions(_Options):
     enabled: bool = True
     """Emit ``EndOfTurn(preemptive=True)`` on the stable partial text."""
     min_probability: float = Field(default=0.5, ge=0.0, le=1.0)
-    """Smart Turn probability needed (and no unfinished-transcript cue)."""
+    """Smart Turn probability needed to prepare a reply at a pause before the VAD has heard the
+    caller stop (after the stop, every turn that is not clearly unfinished gets one)."""
     speculate_after: float = Field(default=0.15, ge=0.0)
     """Silence after the caller's speech end at which the reply to a likely-complete turn starts
     being prepared, even when the turn is taken only later (a final text ending on a word that

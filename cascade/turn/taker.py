@@ -64,8 +64,10 @@ class TurnTaker(Stage):
     ``model`` is the audio end-of-turn model: ``"smart-turn"`` (default, the prepared Smart Turn
     v3.2), any callable ``(audio_16k_float) -> probability``, or ``None`` for VAD + transcript
     only. ``text_model`` reads the final transcript: ``"smollm2-135m"`` (default, the prepared
-    :class:`~cascade.turn.text_turn.TextTurnDetector`), any callable ``(text, bot_said) -> probability``,
-    or ``None``. ``offload`` runs the decisions that consult a model in a worker thread (keep it
+    :class:`~cascade.turn.text_turn.TextTurnDetector`), any callable ``(text, bot_said) ->
+    probability`` such as :class:`~cascade.turn.chat_turn.ChatTurnReader` (the served chat model,
+    which the :class:`~cascade.agent.agent.VoiceAgent` uses), or ``None``. ``offload`` runs the
+    decisions that consult a model in a worker thread (keep it
     off in virtual-time tests).
     """
 

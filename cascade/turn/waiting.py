@@ -81,14 +81,19 @@ class Endpointer:
         return longer
 
 
-def may_speculate(waiting: Waiting, caller: CallerTurn, options: PreemptiveOptions) -> bool:
-    """A reply may be prepared now on the text so far: the turn is very likely over."""
+def may_speculate(
+    waiting: Waiting, caller: CallerTurn, options: PreemptiveOptions, *, in_speech: bool = False
+) -> bool:
+    """A reply may be prepared now on the text so far: the turn may be over. At a pause
+    ``in_speech`` (the VAD has not heard the caller stop) the audio model must also find the turn
+    likely complete; after the stop, any turn that is not clearly unfinished gets its reply
+    prepared, so that a doubtful end is answered without a long silence."""
     prob = waiting.probability
     return (
         options.enabled
         and waiting.preemptive_text is None
         and waiting.decision.likely_complete
-        and (prob is None or prob >= options.min_probability)
+        and (not in_speech or prob is None or prob >= options.min_probability)
         and caller.segment_heard
         and caller.has_words()
         and not caller.text().rstrip().endswith("-")  # a word the recognizer has not finished

@@ -80,3 +80,27 @@ def test_openai_tts_needs_a_url() -> None:
     agent = VoiceAgent(AgentConfig(tts={"engine": "openai"}, llm={"base_url": "http://x/v1"}))
     with pytest.raises(AgentError, match=r"tts\.base_url"):
         agent.pipeline()
+
+
+@pytest.mark.anyio
+async def test_the_served_chat_model_reads_the_end_of_turn_unless_configured_otherwise() -> None:
+    from cascade.turn.chat_turn import ChatTurnReader
+    from cascade.turn.taker import TurnTaker
+
+    def text_model(agent: VoiceAgent) -> object:
+        (turn,) = [s for s in agent.pipeline().stages if isinstance(s, TurnTaker)]
+        return turn.text_model
+
+    assert AgentConfig().text_turn == "chat"
+    offline = {"base_url": "http://127.0.0.1:9/v1", "model": "m"}
+    assert text_model(VoiceAgent(AgentConfig(text_turn="none", llm=offline))) is None
+    with pytest.raises(ValueError, match="text_turn"):
+        AgentConfig(text_turn="gpt")
+    # prepared, the agent reads turns through its own LLM endpoint (nothing listens here: the
+    # reader answers None, and the turn is judged without the text)
+    agent = VoiceAgent(AgentConfig(llm=offline))
+    agent._load_models = lambda: None  # type: ignore[method-assign]  # the other models: not needed
+    await agent.prepare()
+    reader = agent.shared_models()["text_turn"]
+    assert isinstance(reader, ChatTurnReader) and reader.options.base_url == offline["base_url"]
+    assert reader("I'd like to book a table for", "") is None

@@ -31,6 +31,7 @@ LIGHT_DOCTESTS = [
     "cascade.testing",
     "cascade.tts.chunker",
     "cascade.tts.normalize",
+    "cascade.turn.chat_turn",
     "cascade.turn.decider",
     "cascade.llm.chat",
     "cascade.llm.tools",

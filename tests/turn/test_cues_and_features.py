@@ -35,6 +35,10 @@ from cascade.turn.smart_turn import (
         ("My number is 555 123", "incomplete", "phone_number"),
         ("my phone number is five five five one two", "incomplete", "phone_number"),
         ("My number is 555 123 4567.", "complete", "dictation_complete"),
+        ("you can call me at 555 1234", "unknown", ""),  # a whole local number
+        ("my number is 555 123 45", "incomplete", "phone_number"),
+        ("My account number is", "incomplete", "value_announced"),
+        ("and the code is.", "incomplete", "value_announced"),
         ("my email is john at", "incomplete", "email"),
         ("my email is john dot miller at gmail", "incomplete", "email"),
         ("my email is john at gmail dot com", "complete", "dictation_complete"),
@@ -96,7 +100,9 @@ def test_endpoint_rule_orders_the_waits() -> None:
     assert decide(0.6, trailing, opts).delay == opts.max_delay
     assert decide(0.99, phone, opts).delay == opts.max_delay  # dictation is never overruled
     low, lower = decide(0.4, unknown, opts).delay, decide(0.05, unknown, opts).delay
-    assert opts.uncertain_delay < low < lower <= opts.max_delay
+    # the audio doubts the end: a bounded wait, the reply prepared meanwhile
+    assert opts.uncertain_delay < low < lower <= opts.doubtful_max_delay < opts.max_delay
+    assert decide(0.05, unknown, opts).likely_complete
     assert decide(None, unknown, opts).delay == opts.uncertain_delay
     final_trailing = transcript_cues("I would like a pizza and", final=True)
     assert decide(0.95, final_trailing, opts).delay == opts.max_delay  # final text is not lagging
@@ -105,7 +111,8 @@ def test_endpoint_rule_orders_the_waits() -> None:
     # the audio is sure, but "than he was" may go on: a longer silence, still a likely end
     decision = decide(0.95, final_weak, opts)
     assert decision.delay == opts.uncertain_delay and decision.likely_complete
-    assert decide(0.6, final_weak, opts).delay == opts.max_delay
+    # a less confident audio model: the longest wait in doubt, never the wait for dictation
+    assert decide(0.6, final_weak, opts).delay == opts.doubtful_max_delay
     no_cues = EndpointingOptions(use_transcript_cues=False)
     assert decide(0.6, trailing, no_cues).delay == no_cues.min_delay
 
@@ -118,11 +125,13 @@ def test_the_text_model_reading_of_the_final_text_lengthens_the_wait() -> None:
     clearly = decide(0.95, cut, opts, text_probability=1e-4)
     assert clearly.delay == opts.max_delay and clearly.reason == "text:unfinished"
     assert not clearly.likely_complete
-    doubtful = decide(0.95, cut, opts, text_probability=0.005)
-    assert opts.uncertain_delay < doubtful.delay < opts.max_delay and doubtful.likely_complete
-    # the less likely the text model finds an end, the longer the wait
-    waits = [decide(0.95, cut, opts, text_probability=tp).delay for tp in (0.0031, 0.01, 0.029)]
-    assert opts.max_delay > waits[0] > waits[1] > waits[2] > opts.uncertain_delay
+    low, high = opts.unfinished_text_probability, opts.doubtful_text_probability
+    doubtful = decide(0.95, cut, opts, text_probability=(low * high) ** 0.5)
+    assert opts.uncertain_delay < doubtful.delay < opts.doubtful_max_delay and doubtful.likely_complete
+    # the less likely the text model finds an end, the longer the wait, within the doubt bound
+    probabilities = (low * 1.05, (low * high) ** 0.5, high * 0.95)
+    waits = [decide(0.95, cut, opts, text_probability=tp).delay for tp in probabilities]
+    assert opts.doubtful_max_delay > waits[0] > waits[1] > waits[2] > opts.uncertain_delay
     assert decide(0.95, cut, opts, text_probability=0.2).delay == opts.min_delay
     assert decide(None, cut, opts, text_probability=1e-4).delay == opts.max_delay
     # a garbled question the audio model doubts: no short wait for its question mark
@@ -135,7 +144,7 @@ def test_the_text_model_reading_of_the_final_text_lengthens_the_wait() -> None:
         both = decide(p, cut, opts, text_probability=tp)
         text_alone = decide(0.95, cut, opts, text_probability=tp).delay
         assert both.delay == max(decide(p, cut, opts).delay, text_alone)
-        assert not both.likely_complete
+        assert both.likely_complete  # in doubt, not clearly unfinished: its reply is prepared
     assert decide(0.1, cut, opts, text_probability=0.02).reason == "audio:incomplete"
     # a question mark on audio that clearly goes on is the recognizer's guess ("he might have been made?")
     mid_sentence = transcript_cues("he might have been made?", final=True)
