@@ -58,25 +58,33 @@ class EchoGate:
     While the caller's envelope follows the played one (correlation above ``correlation``), the
     gate learns the echo return loss (caller dB minus played dB) and the delay. Afterwards a frame
     is echo when its energy is explained by the played audio through that path: a caller talking
-    over the bot adds ``double_talk_db`` or more above the predicted echo.
+    over the bot adds ``double_talk_db`` or more above the predicted echo. Energy that follows the
+    playout's shape but is more than ``max_return_db`` louder than it is not an echo (a line returns
+    the bot quieter, or barely louder): the caller happens to rise as the bot falls (e.g. ducked).
     """
 
-    def __init__(self, correlation: float, double_talk_db: float = 6.0, recent: int = 5) -> None:
+    def __init__(
+        self, correlation: float, double_talk_db: float = 6.0, recent: int = 5, max_return_db: float = 6.0
+    ) -> None:
         self.correlation = correlation
         self.double_talk_db = double_talk_db
         self.recent = recent
+        self.max_return_db = max_return_db
         self.loss_db: float | None = None
         """Learned echo return loss (negative: the echo is quieter than the playout)."""
         self.lag = 0
 
-    def classify(self, caller: np.ndarray, played: np.ndarray) -> EchoVerdict:
+    def classify(self, caller: np.ndarray, played: np.ndarray, *, learn: bool = True) -> EchoVerdict:
         """Is the end of ``caller`` the bot's echo, the caller, or can't we tell?
 
         Arrays as for :func:`best_lag`: dB envelopes, ``played`` longer by the delays searched.
+        ``learn=False`` while the caller is known to talk over the bot (double talk): the echo path
+        is neither learned nor guessed then, only the one learned before is used (a correlation of
+        the caller's speech with the playout is then chance, e.g. the bot ducking as they speak).
         """
         n = len(caller)
         lags = len(played) - n
-        if n < self.recent or lags < 0:
+        if n < self.recent or lags < 0 or (not learn and self.loss_db is None):
             return "caller"
         if played[n - self.recent :].max() < FLOOR_DB + 20.0:
             return "caller"  # nothing was played that could echo into the latest frames
@@ -86,13 +94,14 @@ class EchoGate:
         corr, lag = best_lag(caller, played)
         if corr < self.correlation:
             return "caller" if excess is None else "unsure"
-        if excess is None or excess < self.double_talk_db / 2:
-            seg = played[lags - lag : lags - lag + n]
-            active = seg > FLOOR_DB + 20.0
-            if active.sum() >= 5:
-                loss = float(np.median(caller[active] - seg[active]))
-                self.loss_db = loss if self.loss_db is None else 0.8 * self.loss_db + 0.2 * loss
-                self.lag = lag
+        seg = played[lags - lag : lags - lag + n]
+        active = seg > FLOOR_DB + 20.0
+        loss = float(np.median(caller[active] - seg[active])) if active.sum() >= 5 else None
+        if loss is not None and loss > self.max_return_db:
+            return "caller"
+        if learn and loss is not None and (excess is None or excess < self.double_talk_db / 2):
+            self.loss_db = loss if self.loss_db is None else 0.8 * self.loss_db + 0.2 * loss
+            self.lag = lag
         return "echo"
 
     def _excess(self, caller: np.ndarray, played: np.ndarray, lags: int) -> float | None:
