@@ -115,7 +115,7 @@ async def test_a_soft_hold_ducks_the_audio_and_stops_it_only_later(release_at: f
     ducked = [(t, level(pcm) / full) for t, pcm in sink.played if t in sink.ducked_at]
     assert ducked[0][0] == pytest.approx(0.12, abs=0.015)
     assert all(ratio == pytest.approx(0.1, abs=0.01) for _, ratio in ducked[1:])  # -20 dB
-    ramps = [t for t, ratio in steady if not ratio == pytest.approx(1.0, abs=0.01)]
+    ramps = [t for t, ratio in steady if ratio != pytest.approx(1.0, abs=0.01)]
     if release_at is not None:
         times = sink.played_at
         assert max(b - a for a, b in itertools.pairwise(times)) == pytest.approx(0.02, abs=0.005)

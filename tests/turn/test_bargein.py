@@ -203,8 +203,8 @@ async def test_words_turn_the_pause_into_an_interruption() -> None:
 def unsure(t: float, text: str, *probabilities: float) -> FinalTranscript:
     """A final transcript whose words the recognizer gave these probabilities."""
     tokens = text.split()
-    assert len(tokens) == len(probabilities)
-    words = tuple(Word(text=w, start=t, end=t, probability=p) for w, p in zip(tokens, probabilities))
+    pairs = zip(tokens, probabilities, strict=True)
+    words = tuple(Word(text=w, start=t, end=t, probability=p) for w, p in pairs)
     return FinalTranscript(pts=t, text=text, words=words)
 
 
