@@ -41,6 +41,8 @@ class Overlap:
     response_id: str
     speech: float = 0.0
     """Non-echo speech accumulated, seconds."""
+    voiced: bool = False
+    """Some of the audio was the caller's (not echo): else its words are the bot's, misheard."""
     peak_db: float = -120.0
     """Loudest caller frame so far (frames far below it are pauses, not speech)."""
     text: str = ""
@@ -99,7 +101,7 @@ class BargeIn:
         """One caller frame while they speak over the bot (``audio`` already holds it)."""
         overlap = self.overlap
         assert overlap is not None and not overlap.interrupted and overlap.closed_at is None
-        verdict = self._echo_verdict(frame.end, audio, playback, learn=not overlap.paused)
+        verdict = self._echo_verdict(frame.end, audio, playback, learn=not overlap.voiced)
         if verdict != "caller":
             if verdict == "echo":  # echo tails and blips must not add up to an interruption
                 overlap.speech = max(0.0, overlap.speech - frame.duration / 2)
@@ -109,6 +111,7 @@ class BargeIn:
         if level < max(_SILENCE_DB, overlap.peak_db - _PAUSE_BELOW_PEAK_DB):
             return "quiet"  # a pause (or the silence the VAD waits for before reporting the stop)
         overlap.speech += frame.duration
+        overlap.voiced = True
         if self.options.pause_on_speech:
             overlap.paused = True
         said = overlap.sure_said
@@ -130,6 +133,8 @@ class BargeIn:
             overlap.lone_word = self._lone_word(overlap, frame)
         else:
             overlap.text, overlap.sure_text = frame.text, sure
+        if not overlap.voiced and self.echo.enabled and playback.plays_audio:
+            return False  # every frame was the bot's echo: so are the words ("for coming" for "calling")
         return self.real_words(overlap.sure_said, overlap.response_id, playback) >= self.options.min_words
 
     def interrupted(self, overlap: Overlap) -> None:
