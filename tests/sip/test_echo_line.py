@@ -32,10 +32,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 Check = Callable[[Callable[[], Awaitable[None]]], Awaitable[None]]
 
-GREETING = (
-    "Thanks for calling the Harbour Bakery. We open at nine in the morning and close at six in "
-    "the evening, Monday to Friday."
-)
+GREETING = "Thanks for calling the Harbour Bakery. We open at nine and close at six, Monday to Friday."
 CALLER = SOUNDS / "vm-enter-num-to-call.wav"  # "Please enter the number you wish to call."
 
 
@@ -127,7 +124,7 @@ async def call_over_the_line(
         if caller is not None:
             line.speak(caller, after_bot=1.5)
         async with running_bridge(agent(models, probes)) as bridge:
-            scenario = question_scenario(None, line.port, 9000)
+            scenario = question_scenario(None, line.port, 7000)
             await run_sipp(scenario, bridge.port, tmp_path, media_port=media, extra=("-rtp_echo",))
             await wait_until(lambda: bool(bridge.finished), 10)
     (probe,) = probes
