@@ -98,8 +98,9 @@ class InterruptionOptions(_Options):
     """Speech over the bot needed to interrupt without words (coughs and clicks are shorter)
     when the bot is not paused (``pause_on_speech`` off)."""
     paused_min_duration: float = Field(default=1.0, ge=0.0)
-    """With ``pause_on_speech``: speech without recognized words that turns the pause into an
-    interruption (the bot is already silent, so this waits out backchannels like "mm-hmm")."""
+    """With ``pause_on_speech``: speech without recognized words that turns the duck (or pause)
+    into an interruption (the bot has already given way, so this waits out backchannels like
+    "mm-hmm")."""
     pause_timeout: float = Field(default=0.5, ge=0.0)
     """With ``pause_on_speech``: silence after speech that did not interrupt before the paused
     reply goes on (sooner once its transcript arrives without interrupting words)."""
