@@ -25,13 +25,14 @@ what callers hear of the false cut-ins; ``first_audio_delay`` is the caller's wa
 
 Barge-in (``{"wav", "speech_start", "kind"}``): the clip is played while the bot speaks; reported
 are interruption success (kind ``interrupt`` cancelled the reply within 2 s), latency from speech
-start to the bot's audio going silent (p50/p95; with ``pause_on_speech`` the audio is paused
-before the interruption is certain, so the cancellation latency is listed too), and false
-interruptions for ``backchannel`` and ``noise`` (the reply was cancelled; how many were then
-resumed is listed). With the pause, how often a backchannel or noise paused the bot and for how
-long (the caller hears a short gap, then the same reply going on) is reported as well. Variants:
-ours without the pause, and the baseline that interrupts on every VAD speech start, as a plain
-cascade does.
+start to the bot's audio going silent (p50/p95; with ``pause_on_speech`` the audio is ducked,
+then paused, before the interruption is certain, so the latency to the bot yielding -- ducked or
+silent -- and the cancellation latency are listed too), and false interruptions for
+``backchannel`` and ``noise`` (the reply was cancelled; how many were then resumed is listed).
+How often a backchannel or noise ducked or paused the bot, and the audible gap it left (seconds
+the reply was held silent before it went on, 0 when it only ducked; p50/p95 over all such items)
+are reported as well. Variants: ours without the pause, and the baseline that interrupts on
+every VAD speech start, as a plain cascade does.
 
 The recognizer (``--asr``): by default the real :class:`~cascade.asr.WhisperASR` stage (tiny.en,
 default options, the recognizer the agent runs) hears each recording once, streamed in real time
@@ -323,6 +324,8 @@ class TickSink(PlayoutSink):
         super().__init__(RATE, name="TickSink")
         self.ticks: list[tuple[float, bool]] = []
         """(session time, played audio) of every tick."""
+        self.ducked: list[float] = []
+        """Times of the ticks that played the audio ducked."""
 
     async def start(self) -> None:
         self.spawn(self._tick, service=True)
@@ -332,6 +335,8 @@ class TickSink(PlayoutSink):
             await self.clock.sleep(HOP)
             played = self.playout.read(round(HOP * RATE)) is not None
             self.ticks.append((self.clock.now(), played))
+            if played and self.playout.gain < 1.0:
+                self.ducked.append(self.clock.now())
 
     def gaps_after(self, t0: float) -> list[float]:
         """Times of silent ticks after ``t0`` and before the last tick that played."""
@@ -341,6 +346,11 @@ class TickSink(PlayoutSink):
     def silent_after(self, t0: float) -> float | None:
         """The first tick after ``t0`` that played nothing."""
         return next((t for t, played in self.ticks if t > t0 and not played), None)
+
+    def yielded_after(self, t0: float) -> float | None:
+        """The first tick after ``t0`` that played nothing or played the audio ducked."""
+        ducked = set(self.ducked)
+        return next((t for t, played in self.ticks if t > t0 and (not played or t in ducked)), None)
 
 
 def audio_key(audio: np.ndarray) -> str:
@@ -631,6 +641,7 @@ async def run_bargein_item(
     result = await run_stages(stages, frames, tail=1.0)
     cancelled = [e.pts for e in result.events if isinstance(e, BotSpeechEnded) and e.interrupted]
     silenced = sink.silent_after(offset + HOP)
+    yielded = sink.yielded_after(offset + HOP)
     vad_starts = [
         arrival for kind, _, arrival in recognizer.vad_events if kind == "start" and arrival >= BOT_LEAD
     ]
@@ -638,8 +649,10 @@ async def run_bargein_item(
         "wav": item["wav"],
         "kind": item["kind"],
         "silenced_at": round(silenced - speech_start, 3) if silenced is not None else None,
+        "yielded_at": round(yielded - speech_start, 3) if yielded is not None else None,
         "cancelled_at": round(cancelled[0] - speech_start, 3) if cancelled else None,
         "paused_seconds": None if cancelled else round(len(sink.gaps_after(offset + HOP)) * HOP, 3),
+        "ducked_seconds": None if cancelled else round(len(sink.ducked) * HOP, 3),
         "resumed": turn.stats.resumed,
         "baseline_vad_start_at": round(vad_starts[0] - speech_start, 3) if vad_starts else None,
     }
@@ -659,6 +672,8 @@ def score_bargein(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
         "latency_p95": pct(latencies, 95),
     }
     if key == "cancelled_at":
+        out["yield_latency_p50"] = pct([r["yielded_at"] for r in cancelled], 50)
+        out["yield_latency_p95"] = pct([r["yielded_at"] for r in cancelled], 95)
         out["cancel_latency_p50"] = pct([r[key] for r in cancelled], 50)
         out["cancel_latency_p95"] = pct([r[key] for r in cancelled], 95)
     for kind in ("backchannel", "noise"):
@@ -671,6 +686,12 @@ def score_bargein(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
             paused = [r["paused_seconds"] for r in group if r["paused_seconds"]]
             out[f"{kind}_paused_rate"] = round(len(paused) / len(group), 4) if group else None
             out[f"{kind}_pause_seconds_p50"] = pct(paused, 50)
+            gone_on = [r["paused_seconds"] for r in group if r["paused_seconds"] is not None]
+            out[f"{kind}_audible_gap_seconds_p50"] = pct(gone_on, 50)
+            out[f"{kind}_audible_gap_seconds_p95"] = pct(gone_on, 95)
+            ducked = [r["ducked_seconds"] for r in group if r["ducked_seconds"]]
+            out[f"{kind}_ducked_rate"] = round(len(ducked) / len(group), 4) if group else None
+            out[f"{kind}_duck_seconds_p50"] = pct(ducked, 50)
     return out
 
 

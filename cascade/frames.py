@@ -304,9 +304,14 @@ class SessionPlaysAudio(Frame):
 class PlaybackHold(Frame):
     """Keep the bot's audio buffered, unplayed, until a :class:`PlaybackRelease` with the same
     ``reason`` (holds nest: a speculative reply before its turn is confirmed, a reply paused while
-    the caller talks over it). An interrupt discards the audio and every hold."""
+    the caller talks over it). An interrupt discards the audio and every hold.
+
+    With ``duck_for`` the hold starts soft: the audio plays on, ``duck_db`` quieter, for that many
+    seconds of playback, and stops only then (a release before it just restores the level)."""
 
     reason: str
+    duck_db: float = 0.0
+    duck_for: float = 0.0
 
 
 class PlaybackRelease(Frame):

@@ -8,7 +8,8 @@ from cascade.transports.playout import PlayoutSink
 class PacedSink(PlayoutSink):
     """Drains the playout ``frame_ms`` at a time on the session clock, like a real transport.
 
-    ``played`` holds ``(session time, pcm)`` of every chunk that went out; ``played_at`` its times.
+    ``played`` holds ``(session time, pcm)`` of every chunk that went out; ``played_at`` its times;
+    ``ducked_at`` the times of those played lowered by a soft hold.
     """
 
     def __init__(self, sample_rate: int = 16000, frame_ms: int = 20) -> None:
@@ -16,6 +17,7 @@ class PacedSink(PlayoutSink):
         self.tick = frame_ms / 1000
         self.samples_per_tick = sample_rate * frame_ms // 1000
         self.played: list[tuple[float, bytes]] = []
+        self.ducked_at: list[float] = []
 
     @property
     def played_at(self) -> list[float]:
@@ -32,3 +34,5 @@ class PacedSink(PlayoutSink):
             chunk = self.playout.read(self.samples_per_tick)
             if chunk is not None:
                 self.played.append((self.clock.now(), chunk))
+                if self.playout.gain < 1.0:
+                    self.ducked_at.append(self.clock.now())

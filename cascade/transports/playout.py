@@ -7,8 +7,9 @@ interrupt the buffer is flushed at once. Playback is reported to every stage on 
 / :class:`~cascade.frames.BotSpeechEnded` with the text the caller actually heard (and the rest an
 interrupted reply was going to say), and :class:`~cascade.frames.BotAudioPlayed` for each chunk that
 went out (its words and energy envelope). Stages hold and release playback with
-:class:`~cascade.frames.PlaybackHold` / :class:`~cascade.frames.PlaybackRelease` events; the first
-audio out of each turn is marked in the metrics.
+:class:`~cascade.frames.PlaybackHold` / :class:`~cascade.frames.PlaybackRelease` events (a soft
+hold ducks the audio for a while before it stops it); the first audio out of each turn is marked
+in the metrics.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ _KEEP_SCRIPTS = 4
 
 
 @dataclass
+class _Hold:
+    """A hold: ``soft_left`` seconds of playback at ``gain`` before it stops the audio (0: stopped)."""
+
+    gain: float = 1.0
+    soft_left: float = 0.0
+
+
+@dataclass
 class _Script:
     """What a response is going to say: its audio chunks' words, and the LLM's text once known."""
 
@@ -73,7 +82,9 @@ class Playout:
         self._space = anyio.Event()
         self._playing: str | None = None
         self._heard: list[str] = []
-        self._holds: set[str] = set()
+        self._holds: dict[str, _Hold] = {}
+        self._gain = 1.0
+        """Gain the last read ended at (ramped to the holds' gain over each read: no clicks)."""
         self._scripts: OrderedDict[str, _Script] = OrderedDict()
         self._unenveloped = np.zeros(0, np.float32)
         """Played samples short of a whole envelope hop, carried to the next read."""
@@ -93,15 +104,22 @@ class Playout:
     @property
     def held(self) -> bool:
         """True while some stage holds the bot's audio (it stays buffered, unplayed)."""
-        return bool(self._holds)
+        return any(hold.soft_left <= 0 for hold in self._holds.values())
 
-    def hold(self, reason: str) -> None:
-        """Keep the audio buffered until :meth:`release` with the same ``reason``."""
-        self._holds.add(reason)
+    @property
+    def gain(self) -> float:
+        """The gain the last read ended at (below 1 while a soft hold ducks the audio)."""
+        return self._gain
+
+    def hold(self, reason: str, *, duck_db: float = 0.0, duck_for: float = 0.0) -> None:
+        """Keep the audio buffered until :meth:`release` with the same ``reason``; with
+        ``duck_for``, play on ``duck_db`` quieter for that many seconds of playback first."""
+        if reason not in self._holds:
+            self._holds[reason] = _Hold(10 ** (min(duck_db, 0.0) / 20), max(duck_for, 0.0))
 
     def release(self, reason: str) -> None:
-        """Drop the hold taken for ``reason``; the audio plays once no hold is left."""
-        self._holds.discard(reason)
+        """Drop the hold taken for ``reason``; the audio plays (at full level) once none is left."""
+        self._holds.pop(reason, None)
 
     def _script(self, response_id: str) -> _Script:
         script = self._scripts.get(response_id)
@@ -134,7 +152,7 @@ class Playout:
 
     def read(self, num_samples: int) -> bytes | None:
         """Take up to ``num_samples`` of bot audio (zero-padded), or ``None`` when idle or held."""
-        if not self._segments or self._holds:
+        if not self._segments or self.held:
             return None
         want = num_samples * 2
         out = bytearray()
@@ -164,8 +182,22 @@ class Playout:
         self._buffered -= len(out)
         self._space.set()
         self.played_seconds += len(out) / 2 / self.sample_rate
+        out = self._duck(out, num_samples / self.sample_rate)
         self._report(out, part, said)
         return bytes(out + bytes(want - len(out)))
+
+    def _duck(self, out: bytearray, seconds: float) -> bytearray:
+        """Apply the soft holds' gain to a read (ramped from the last read's), and count their time."""
+        target = min((hold.gain for hold in self._holds.values()), default=1.0)
+        for hold in self._holds.values():
+            hold.soft_left -= seconds
+        if target == self._gain == 1.0 or not out:
+            self._gain = target
+            return out
+        samples = np.frombuffer(bytes(out), np.int16).astype(np.float32)
+        samples *= np.linspace(self._gain, target, len(samples), dtype=np.float32)
+        self._gain = target
+        return bytearray(np.clip(samples, -32768, 32767).astype(np.int16).tobytes())
 
     def _report(self, out: bytearray, part: int, said: str) -> None:
         """Tell the session what the caller heard of the playing response in this read, from byte
@@ -199,6 +231,7 @@ class Playout:
             self._heard.append(" ".join(words[:keep]) + (" " if keep else ""))
         self._segments.clear()
         self._holds.clear()
+        self._gain = 1.0
         self._buffered = 0
         self._space.set()
         if self._playing is not None:
@@ -273,7 +306,7 @@ class PlayoutSink(Stage):
     async def on_event(self, frame: Frame) -> None:
         """Follow playback holds and releases."""
         if isinstance(frame, PlaybackHold):
-            self.playout.hold(frame.reason)
+            self.playout.hold(frame.reason, duck_db=frame.duck_db, duck_for=frame.duck_for)
         elif isinstance(frame, PlaybackRelease):
             self.playout.release(frame.reason)
 

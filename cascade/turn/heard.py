@@ -35,6 +35,9 @@ class BotPlayback:
         self._keep_hops = round(keep_seconds / ENVELOPE_HOP)
         self._levels: dict[int, float] = {}
         self._hops: deque[int] = deque()
+        self._next_hop: int | None = None
+        """The hop right after the last one played (where the next chunk starts, give or take
+        the output clock's jitter)."""
         self._played: OrderedDict[str, str] = OrderedDict()
         self._unheard: OrderedDict[str, str] = OrderedDict()
 
@@ -49,6 +52,10 @@ class BotPlayback:
         if frame.text:
             _remember(self._played, frame.response_id, self._played.get(frame.response_id, "") + frame.text)
         first = round(frame.pts / ENVELOPE_HOP)
+        if self._next_hop is not None and abs(first - self._next_hop) <= 1:
+            first = self._next_hop  # a chunk a little early or late still follows the last one
+        if frame.envelope:
+            self._next_hop = first + len(frame.envelope)
         for i, level in enumerate(frame.envelope):
             if first + i not in self._levels:
                 self._hops.append(first + i)

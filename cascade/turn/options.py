@@ -85,19 +85,28 @@ class InterruptionOptions(_Options):
     enabled: bool = True
     """False: the bot always finishes what it says."""
     pause_on_speech: bool = True
-    """Pause the bot's audio (kept, not dropped) at the first caller speech over it that is not
-    echo, before knowing what it is: the bot goes quiet as fast as a person would. Words or long
-    speech then turn the pause into an interruption; a backchannel, a cough or silence lets the
-    reply go on from the very sample where it paused. A reply that has not started yet when the
-    caller speaks again after their turn was taken waits the same way, from the first sound the
-    VAD hears as possible speech (``SpeechOnset``): their words make it stale (dropped unheard), a
-    sound without words lets it play."""
+    """Yield at the first caller speech over the bot that is not echo, before knowing what it is:
+    the bot's audio is ducked (``duck_db``) at once and paused (kept, not dropped) if the speech
+    is still being judged ``duck_for`` later. Words or long speech then turn it into an
+    interruption; a backchannel, a cough or silence lets the reply go on -- at full level again
+    without a gap when it was only ducked, from the very sample where it paused otherwise. A reply
+    that has not started yet when the caller speaks again after their turn was taken waits, from
+    the first sound the VAD hears as possible speech (``SpeechOnset``): their words make it stale
+    (dropped unheard), a sound without words lets it play."""
+    duck_db: float = Field(default=-15.0, le=0.0)
+    """Gain of the bot's audio while caller speech over it is judged (``pause_on_speech``): low
+    enough that the caller hears the bot give way, loud enough that its words go on being heard."""
+    duck_for: float = Field(default=0.8, ge=0.0)
+    """With ``pause_on_speech``: how long the bot's audio plays on ducked before it pauses, if the
+    caller's speech has neither interrupted nor been let go by then. Backchannels are judged within
+    this (no audible gap); 0 pauses at once, as a hard stop."""
     min_duration: float = Field(default=0.3, ge=0.0)
     """Speech over the bot needed to interrupt without words (coughs and clicks are shorter)
     when the bot is not paused (``pause_on_speech`` off)."""
     paused_min_duration: float = Field(default=1.0, ge=0.0)
-    """With ``pause_on_speech``: speech without recognized words that turns the pause into an
-    interruption (the bot is already silent, so this waits out backchannels like "mm-hmm")."""
+    """With ``pause_on_speech``: speech without recognized words that turns the duck (or pause)
+    into an interruption (the bot has already given way, so this waits out backchannels like
+    "mm-hmm")."""
     pause_timeout: float = Field(default=0.5, ge=0.0)
     """With ``pause_on_speech``: silence after speech that did not interrupt before the paused
     reply goes on (sooner once its transcript arrives without interrupting words)."""
@@ -107,6 +116,11 @@ class InterruptionOptions(_Options):
     """Words recognized over the bot below this probability do not interrupt by themselves
     (recognition of overlapped or wordless sounds is shaky: a "mm-hmm" comes out as "Mom");
     the speech can still interrupt by its duration."""
+    lone_word_probability: float = Field(default=0.2, ge=0.0, le=1.0)
+    """A word said alone over the bot (the caller's whole speech there is one recognized word,
+    "Stop.", "Wait.", "No.") interrupts from this probability on, below ``min_word_probability``:
+    a recognizer without context is unsure of lone words (Whisper tiny.en gave commands said
+    alone 0.1-0.6). Backchannels and hums never interrupt as words."""
     backchannel_max_duration: float = Field(default=1.2, ge=0.0)
     """Speech recognized as a backchannel ("mm-hmm", "yeah") interrupts only beyond this."""
     resume_false_interruption: bool = True
@@ -128,6 +142,9 @@ class EchoOptions(_Options):
     """Length of the compared envelopes."""
     double_talk_db: float = Field(default=6.0, gt=0.0)
     """Caller energy this far above the predicted echo means the caller is talking over the bot."""
+    max_return_db: float = 6.0
+    """Caller energy that follows the playout's shape but is this much louder than the playout
+    (dB) is the caller, not echo: a line returns the bot's voice quieter, or barely louder."""
 
 
 class BackchannelOptions(_Options):

@@ -7,12 +7,15 @@ or while its reply is on the way) and judges it frame by frame and transcript by
   caller's envelope with what was played) adds up as speech; once there is some, the bot's audio
   pauses (``pause_on_speech``); speech longer than ``min_duration`` (``paused_min_duration``
   while paused, ``backchannel_max_duration`` for an "mm-hmm") interrupts;
-* words: ``min_words`` recognized words that are neither a backchannel nor the bot's own words
-  echoed back interrupt at once; a final transcript without such words lets a paused reply go on.
+* words: ``min_words`` recognized words that are neither a backchannel, a hum nor the bot's own
+  words echoed back interrupt at once -- words recognized with low probability only when the
+  caller said nothing else (a lone "Stop." or "Wait.", which a recognizer without context is unsure
+  of); a final transcript without such words lets a paused reply go on.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +29,8 @@ from cascade.turn.options import TurnOptions
 
 _SILENCE_DB = -55.0
 _PAUSE_BELOW_PEAK_DB = 25.0
+_HUM = re.compile(r"[mh]+")
+"""A token spelled only with m and h ("m", "hmm", "mhm"): how a recognizer writes humming."""
 
 
 @dataclass
@@ -36,6 +41,8 @@ class Overlap:
     response_id: str
     speech: float = 0.0
     """Non-echo speech accumulated, seconds."""
+    voiced: bool = False
+    """Some of the audio was the caller's (not echo): else its words are the bot's, misheard."""
     peak_db: float = -120.0
     """Loudest caller frame so far (frames far below it are pauses, not speech)."""
     text: str = ""
@@ -43,6 +50,9 @@ class Overlap:
     sure_text: str = ""
     """``text`` without the words recognized with low probability."""
     sure_final: str = ""
+    lone_word: str = ""
+    """The caller's whole speech so far when final transcripts made it one word said alone, kept
+    whatever its probability if at least ``lone_word_probability``."""
     closed_at: float | None = None
     """When the caller stopped (a cough, a backchannel or echo -- unless words follow)."""
     interrupted: bool = False
@@ -52,7 +62,7 @@ class Overlap:
     @property
     def sure_said(self) -> str:
         """What the caller surely said over the bot so far (finals, then the latest partial)."""
-        return (self.sure_final + " " + self.sure_text).strip()
+        return (self.sure_final + " " + self.sure_text).strip() or self.lone_word
 
 
 AudioStep = Literal["echo", "unsure", "quiet", "speech", "interrupt"]
@@ -70,7 +80,9 @@ class BargeIn:
         self.overlap: Overlap | None = None
         self.resume_for: str | None = None
         """The reply interrupted last, said on after a false interruption (a sound with no words)."""
-        self._gate = EchoGate(self.echo.correlation, self.echo.double_talk_db)
+        self._gate = EchoGate(
+            self.echo.correlation, self.echo.double_talk_db, max_return_db=self.echo.max_return_db
+        )
 
     def open(self, start: float, response_id: str) -> None:
         """The caller speaks over ``response_id`` from ``start``."""
@@ -89,7 +101,7 @@ class BargeIn:
         """One caller frame while they speak over the bot (``audio`` already holds it)."""
         overlap = self.overlap
         assert overlap is not None and not overlap.interrupted and overlap.closed_at is None
-        verdict = self._echo_verdict(frame.end, audio, playback)
+        verdict = self._echo_verdict(frame.end, audio, playback, learn=not overlap.voiced)
         if verdict != "caller":
             if verdict == "echo":  # echo tails and blips must not add up to an interruption
                 overlap.speech = max(0.0, overlap.speech - frame.duration / 2)
@@ -99,6 +111,7 @@ class BargeIn:
         if level < max(_SILENCE_DB, overlap.peak_db - _PAUSE_BELOW_PEAK_DB):
             return "quiet"  # a pause (or the silence the VAD waits for before reporting the stop)
         overlap.speech += frame.duration
+        overlap.voiced = True
         if self.options.pause_on_speech:
             overlap.paused = True
         said = overlap.sure_said
@@ -117,8 +130,11 @@ class BargeIn:
             overlap.final_text = (overlap.final_text + " " + frame.text).strip()
             overlap.sure_final = (overlap.sure_final + " " + sure).strip()
             overlap.text = overlap.sure_text = ""
+            overlap.lone_word = self._lone_word(overlap, frame)
         else:
             overlap.text, overlap.sure_text = frame.text, sure
+        if not overlap.voiced and self.echo.enabled and playback.plays_audio:
+            return False  # every frame was the bot's echo: so are the words ("for coming" for "calling")
         return self.real_words(overlap.sure_said, overlap.response_id, playback) >= self.options.min_words
 
     def interrupted(self, overlap: Overlap) -> None:
@@ -141,15 +157,17 @@ class BargeIn:
         playing = playback.played_text(response_id) if response_id else ""
         if self.echo.enabled and is_echo_text(text, playing):
             return 0
-        return len(words(text))
+        return sum(1 for word in words(text) if not _HUM.fullmatch(word))
 
-    def _echo_verdict(self, now: float, audio: CallerAudio, playback: BotPlayback) -> EchoVerdict:
+    def _echo_verdict(
+        self, now: float, audio: CallerAudio, playback: BotPlayback, *, learn: bool
+    ) -> EchoVerdict:
         if not self.echo.enabled or not playback.plays_audio:
             return "caller"
         caller, rate = audio.between(now - self.echo.window, now)
         caller_env = envelope_db(caller, rate)
         played = playback.envelope(now - len(caller_env) * ENVELOPE_HOP - self.echo.max_delay, now)
-        return self._gate.classify(caller_env, played)
+        return self._gate.classify(caller_env, played, learn=learn)
 
     def _sure_text(self, frame: PartialTranscript | FinalTranscript) -> str:
         """The transcript without its low-probability words (all of it when words are not given)."""
@@ -157,3 +175,12 @@ class BargeIn:
             return frame.text
         least = self.options.min_word_probability
         return " ".join(w.text.strip() for w in frame.words if w.probability >= least)
+
+    def _lone_word(self, overlap: Overlap, frame: FinalTranscript) -> str:
+        """The final transcripts of ``overlap`` (``frame`` the latest) as one word said alone, if
+        that is all the caller said and the recognizer gave it at least ``lone_word_probability``."""
+        if len(words(overlap.final_text)) != 1:
+            return ""
+        if frame.words and max(w.probability for w in frame.words) < self.options.lone_word_probability:
+            return ""
+        return overlap.final_text

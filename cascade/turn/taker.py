@@ -19,7 +19,8 @@ what it returns:
 * ``TextToSpeak`` with the unheard rest of an interrupted reply after a false interruption (a
   sound with no words), and short acknowledgements at pauses in long turns (backchannels);
 * ``PlaybackHold`` / ``PlaybackRelease`` events: the bot's audio waits while a preemptive reply
-  is unconfirmed, while caller speech over it is judged, and while a caller who went on is heard.
+  is unconfirmed, while a caller who went on is heard, and while caller speech over it is judged
+  (that hold is soft: ducked for ``InterruptionOptions.duck_for`` before it stops the audio).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from cascade.frames import (
 )
 from cascade.stage import Stage, run_sync_cancellable
 from cascade.turn import actions as act
-from cascade.turn.decider import MODEL_EVENTS, Event, Tick, TurnDecider
+from cascade.turn.decider import MODEL_EVENTS, PAUSE_HOLD, Event, Tick, TurnDecider
 from cascade.turn.ending import TextTurnModel, TurnModel
 from cascade.turn.options import TurnOptions
 from cascade.turn.stats import TurnStats
@@ -189,7 +190,9 @@ class TurnTaker(Stage):
         elif isinstance(action, act.Interrupt):
             self._own_interrupts.add(self.interrupt(action.reason).generation)
         elif isinstance(action, act.Hold):
-            self.broadcast(self.frame(PlaybackHold, reason=action.reason))
+            soft = self.options.interruption if action.reason == PAUSE_HOLD else None
+            duck = {"duck_db": soft.duck_db, "duck_for": soft.duck_for} if soft is not None else {}
+            self.broadcast(self.frame(PlaybackHold, reason=action.reason, **duck))
         elif isinstance(action, act.Release):
             self.broadcast(self.frame(PlaybackRelease, reason=action.reason))
         elif isinstance(action, act.Mark):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
+import numpy as np
 import pytest
 
 from cascade.frames import (
@@ -90,3 +92,39 @@ async def test_an_interrupted_reply_reports_the_rest_it_was_going_to_say() -> No
     result = await run_stages([sink], frames, actions={0.11: lambda ctx: ctx.interrupt("barge-in")})  # type: ignore[arg-type]
     (ended,) = [e for e in result.events if isinstance(e, BotSpeechEnded)]
     assert ended.interrupted and ended.heard_text == "one two" and ended.unheard_text == "three four"
+
+
+def level(pcm: bytes) -> float:
+    """Mean absolute sample of a played chunk."""
+    return float(np.abs(np.frombuffer(pcm, np.int16).astype(np.float32)).mean())
+
+
+@pytest.mark.parametrize("release_at", [0.3, None])
+async def test_a_soft_hold_ducks_the_audio_and_stops_it_only_later(release_at: float | None) -> None:
+    """Ducked at once, at full level again (no gap) when released in time; stopped after
+    ``duck_for`` when not -- and what was ducked counts as heard."""
+    sink = PacedSink()
+    actions = {0.1: lambda ctx: ctx.broadcast(PlaybackHold(reason="p", duck_db=-20.0, duck_for=0.3))}
+    if release_at is not None:
+        actions[release_at] = lambda ctx: ctx.broadcast(PlaybackRelease(reason="p"))
+    pcm = np.full(round(0.8 * RATE), 1000, np.int16).tobytes()
+    frames = [BotAudioFrame(pts=0.0, pcm=pcm, sample_rate=RATE, response_id="r", text="one two", last=True)]
+    result = await run_stages([sink], frames, actions=actions)  # type: ignore[arg-type]
+    full = level(sink.played[0][1])
+    steady = [(t, level(pcm) / full) for t, pcm in sink.played if t not in sink.ducked_at]
+    ducked = [(t, level(pcm) / full) for t, pcm in sink.played if t in sink.ducked_at]
+    assert ducked[0][0] == pytest.approx(0.12, abs=0.015)
+    assert all(ratio == pytest.approx(0.1, abs=0.01) for _, ratio in ducked[1:])  # -20 dB
+    ramps = [t for t, ratio in steady if ratio != pytest.approx(1.0, abs=0.01)]
+    if release_at is not None:
+        times = sink.played_at
+        assert max(b - a for a, b in itertools.pairwise(times)) == pytest.approx(0.02, abs=0.005)
+        assert ducked[-1][0] == pytest.approx(release_at, abs=0.025)
+        assert ramps == [pytest.approx(release_at + 0.02, abs=0.025)]  # back up over one chunk
+    else:
+        assert ducked[-1][0] == pytest.approx(0.1 + 0.3, abs=0.025)
+        assert max(sink.played_at) == ducked[-1][0]  # held from then on, until the end of the run
+        assert sink.playout.held and not ramps
+    (ended,) = [e for e in result.events if isinstance(e, BotSpeechEnded)] or [None]
+    if release_at is not None:
+        assert ended is not None and ended.heard_text == "one two" and not ended.interrupted

@@ -76,8 +76,11 @@ async def run_sipp(
     service: str = "bot",
     target: str | None = None,
     check: bool = True,
+    media_port: int | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run a SIPp UAC scenario against the bridge; on failure the assertion shows SIPp's errors."""
+    """Run a SIPp UAC scenario against the bridge; on failure the assertion shows SIPp's errors.
+
+    ``media_port``: SIPp's RTP port (``-mp``; free ones by default)."""
     sipp = need("sipp", "sip-tester")
     path = workdir / f"{name}.xml"
     path.write_text(scenario)
@@ -90,7 +93,7 @@ async def run_sipp(
         "-p",
         str(free_port()),
         "-mp",
-        str(free_media_ports()),
+        str(media_port or free_media_ports()),
         "-t",
         transport,
         "-m",

@@ -13,11 +13,13 @@ from cascade.frames import (
     BotSpeechEnded,
     BotSpeechStarted,
     EndOfTurn,
+    FinalTranscript,
     Frame,
     SpeechOnset,
     SpeechStarted,
     SpeechStopped,
     TextToSpeak,
+    Word,
 )
 from cascade.session import SessionContext
 from cascade.testing import run_stages
@@ -116,15 +118,26 @@ def gaps(sink: PacedSink, after: float) -> list[tuple[float, float]]:
     return out
 
 
-async def test_speech_over_the_bot_pauses_it_at_once_and_long_speech_interrupts() -> None:
+def ducked(sink: PacedSink) -> tuple[float, float]:
+    """The first and last tick the bot's audio played ducked (there must be some)."""
+    assert sink.ducked_at, "the bot's audio was never ducked"
+    return sink.ducked_at[0], sink.ducked_at[-1]
+
+
+DUCK_FOR = TurnOptions().interruption.duck_for
+
+
+async def test_speech_over_the_bot_ducks_it_at_once_pauses_it_later_and_long_speech_interrupts() -> None:
     spans = [(1.0, 2.5)]
     frames = timeline(bot_reply_frames(REPLY, start=0.1), caller_frames(6.0, spans), vad(spans))
     turn, stages = resume_chain(TurnOptions())
     result = await run_stages(stages, frames)  # type: ignore[arg-type]
     sink = stages[-1]
     assert isinstance(sink, PacedSink)
-    # the first caller frame after the VAD's start holds the audio; it never plays again
-    assert max(t for t in sink.played_at if t < 2.0) == pytest.approx(1.02, abs=0.03)
+    # the first caller frame after the VAD's start ducks the audio; duck_for later it stops, for good
+    first, last = ducked(sink)
+    assert first == pytest.approx(1.04, abs=0.03)
+    assert last == max(t for t in sink.played_at if t < 2.0) == pytest.approx(1.02 + DUCK_FOR, abs=0.03)
     (interrupt,) = result.interrupts
     assert interrupt.pts == pytest.approx(2.0, abs=0.03)  # paused_min_duration of speech
     ended = [e for e in result.events if isinstance(e, BotSpeechEnded)]
@@ -132,7 +145,7 @@ async def test_speech_over_the_bot_pauses_it_at_once_and_long_speech_interrupts(
 
 
 @pytest.mark.parametrize(("transcript", "goes_on_at"), [(final(1.8, "Mm-hmm."), 1.8), (None, 2.0)])
-async def test_a_backchannel_or_a_sound_pauses_the_bot_which_goes_on_where_it_stopped(
+async def test_a_backchannel_or_a_sound_ducks_the_bot_which_goes_on_without_a_gap(
     transcript: Frame | None, goes_on_at: float
 ) -> None:
     spans = [(1.0, 1.5)]
@@ -143,10 +156,16 @@ async def test_a_backchannel_or_a_sound_pauses_the_bot_which_goes_on_where_it_st
     sink = stages[-1]
     assert isinstance(sink, PacedSink)
     assert result.interrupts == [] and ends(result.frames) == []
-    (gap,) = gaps(sink, 0.5)
-    # paused at the first caller frame; on again when the transcript shows no interrupting words,
-    # or pause_timeout after the speech ended when none comes
-    assert gap[0] == pytest.approx(1.02, abs=0.03) and gap[1] == pytest.approx(goes_on_at, abs=0.03)
+    # ducked at the first caller frame; at full level again when the transcript shows no
+    # interrupting words, or pause_timeout after the speech ended when none comes -- past duck_for,
+    # which pauses the audio until then
+    first, last = ducked(sink)
+    assert first == pytest.approx(1.04, abs=0.03)
+    if goes_on_at < 1.02 + DUCK_FOR:
+        assert gaps(sink, 0.5) == [] and last == pytest.approx(goes_on_at, abs=0.03)
+    else:
+        (gap,) = gaps(sink, 0.5)
+        assert gap == (pytest.approx(1.02 + DUCK_FOR, abs=0.03), pytest.approx(goes_on_at, abs=0.03))
     (ended,) = [e for e in result.events if isinstance(e, BotSpeechEnded)]
     assert not ended.interrupted and ended.heard_text.split() == REPLY.split()
     assert turn.stats.paused == 1 and turn.stats.pause_resumed == 1
@@ -159,7 +178,8 @@ async def test_speech_in_bursts_adds_up_to_an_interruption_while_the_words_lag()
     result = await run_stages(stages, frames)  # type: ignore[arg-type]
     sink = stages[-1]
     assert isinstance(sink, PacedSink)
-    assert max(t for t in sink.played_at if t < 3.0) == pytest.approx(1.02, abs=0.03)  # never resumed
+    # ducked, then paused, never resumed
+    assert max(t for t in sink.played_at if t < 3.0) == pytest.approx(1.02 + DUCK_FOR, abs=0.03)
     (interrupt,) = result.interrupts
     assert interrupt.pts == pytest.approx(2.3, abs=0.05)  # 0.5 s + 0.5 s of speech
     assert turn.stats.pause_resumed == 0
@@ -174,10 +194,60 @@ async def test_words_turn_the_pause_into_an_interruption() -> None:
     result = await run_stages(stages, frames)  # type: ignore[arg-type]
     sink = stages[-1]
     assert isinstance(sink, PacedSink)
-    assert max(sink.played_at) == pytest.approx(1.02, abs=0.03)  # silent from the pause on
+    assert ducked(sink)[1] == max(sink.played_at) == pytest.approx(1.8, abs=0.03)  # ducked, then cut
     assert [(i.reason, i.pts) for i in result.interrupts] == [("barge-in", pytest.approx(1.8))]
     (eot,) = ends(result.frames)
     assert eot.text == "Hold on."
+
+
+def unsure(t: float, text: str, *probabilities: float) -> FinalTranscript:
+    """A final transcript whose words the recognizer gave these probabilities."""
+    tokens = text.split()
+    pairs = zip(tokens, probabilities, strict=True)
+    words = tuple(Word(text=w, start=t, end=t, probability=p) for w, p in pairs)
+    return FinalTranscript(pts=t, text=text, words=words)
+
+
+@pytest.mark.parametrize("command", ["Stop.", "Wait.", "No.", "Hold on."])
+@pytest.mark.parametrize("probability", [0.9, 0.3])
+async def test_a_one_word_command_said_alone_interrupts_even_when_the_recognizer_is_unsure(
+    command: str, probability: float
+) -> None:
+    """A lone word over the bot gets a low probability from a recognizer without context; said
+    alone, it is still the caller's word (not a backchannel, not a hum): the ducked bot stops.
+    (After a first word, the recognizer is sure of the next: "hold" 0.36, "on" 0.99.)"""
+    spans = [(1.0, 1.4)]
+    rest = [0.95] * (len(command.split()) - 1)
+    words = [unsure(1.75, command, probability, *rest)]
+    frames = timeline(bot_reply_frames(REPLY, start=0.1), caller_frames(6.0, spans), vad(spans), words)
+    _, stages = resume_chain(TurnOptions())
+    result = await run_stages(stages, frames)  # type: ignore[arg-type]
+    sink = stages[-1]
+    assert isinstance(sink, PacedSink)
+    assert [(i.reason, i.pts) for i in result.interrupts] == [("barge-in", pytest.approx(1.75))]
+    assert max(sink.played_at) == pytest.approx(1.74, abs=0.03)  # never went on
+    (eot,) = ends(result.frames)
+    assert eot.text == command
+
+
+@pytest.mark.parametrize(
+    ("heard", "probabilities"),
+    [("M -H -M.", (0.7, 0.7, 0.7)), ("Yeah.", (0.3,)), ("It has.", (0.2, 0.3)), ("Stop.", (0.1,))],
+)
+async def test_hums_backchannels_and_unsure_words_that_are_not_alone_let_the_bot_go_on(
+    heard: str, probabilities: tuple[float, ...]
+) -> None:
+    """A hum written as letters, a backchannel, two unsure words, a word below
+    ``lone_word_probability``: the ducked bot goes on without a gap."""
+    spans = [(1.0, 1.4)]
+    words = [unsure(1.75, heard, *probabilities)]
+    frames = timeline(bot_reply_frames(REPLY, start=0.1), caller_frames(6.0, spans), vad(spans), words)
+    turn, stages = resume_chain(TurnOptions())
+    result = await run_stages(stages, frames)  # type: ignore[arg-type]
+    sink = stages[-1]
+    assert isinstance(sink, PacedSink)
+    assert result.interrupts == [] and ends(result.frames) == [] and gaps(sink, 0.5) == []
+    assert ducked(sink)[1] == pytest.approx(1.75, abs=0.03) and turn.stats.pause_resumed == 1
 
 
 def resume_chain(options: TurnOptions | None = None) -> tuple[TurnTaker, list[object]]:

@@ -183,9 +183,10 @@ async def test_real_vad_barge_in_on_a_recording(
     result = await run_stages(stages, timeline(reply, frames_of(audio), words), tail=0.5)
     stopped = [e for e in result.events if isinstance(e, BotSpeechEnded) and e.interrupted]
     if caller == "request":
-        # silent within the VAD's onset and a frame; cancelled once speech or words confirm it
-        assert start < max(sink.played_at) < start + 0.3
+        # ducked within the VAD's onset and a frame; cut once speech or words confirm it
+        assert sink.ducked_at and start < sink.ducked_at[0] < start + 0.3
         assert stopped and start < stopped[0].pts < start + 1.5
+        assert max(sink.played_at) < stopped[0].pts + 0.03
     else:
         assert stopped == [] and result.interrupts == [] and turn.stats.paused == 0
 
