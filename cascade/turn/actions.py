@@ -41,9 +41,12 @@ class Interrupt:
 
 @dataclass(frozen=True)
 class Hold:
-    """Keep the bot's audio buffered, unplayed, until the matching :class:`Release`."""
+    """Keep the bot's audio buffered, unplayed, until the matching :class:`Release`; with
+    ``duck_for``, first play it on ``duck_db`` quieter for that long."""
 
     reason: str
+    duck_db: float = 0.0
+    duck_for: float = 0.0
 
 
 @dataclass(frozen=True)

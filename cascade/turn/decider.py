@@ -245,7 +245,8 @@ class TurnDecider:
             self.stats.echo_frames += 1
         if overlap.paused and not was_paused:
             self.stats.paused += 1
-            self._do(act.Hold(PAUSE_HOLD))
+            soft = self.options.interruption  # ducked first: a backchannel leaves no gap
+            self._do(act.Hold(PAUSE_HOLD, duck_db=soft.duck_db, duck_for=soft.duck_for))
             log.debug("bot paused for caller speech at %.2f", self._now)
         if step == "interrupt":
             self._interrupted_by(overlap, "duration")

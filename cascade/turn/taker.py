@@ -53,7 +53,7 @@ from cascade.frames import (
 )
 from cascade.stage import Stage, run_sync_cancellable
 from cascade.turn import actions as act
-from cascade.turn.decider import MODEL_EVENTS, PAUSE_HOLD, Event, Tick, TurnDecider
+from cascade.turn.decider import MODEL_EVENTS, Event, Tick, TurnDecider
 from cascade.turn.ending import TextTurnModel, TurnModel
 from cascade.turn.options import TurnOptions
 from cascade.turn.stats import TurnStats
@@ -190,9 +190,11 @@ class TurnTaker(Stage):
         elif isinstance(action, act.Interrupt):
             self._own_interrupts.add(self.interrupt(action.reason).generation)
         elif isinstance(action, act.Hold):
-            soft = self.options.interruption if action.reason == PAUSE_HOLD else None
-            duck = {"duck_db": soft.duck_db, "duck_for": soft.duck_for} if soft is not None else {}
-            self.broadcast(self.frame(PlaybackHold, reason=action.reason, **duck))
+            self.broadcast(
+                self.frame(
+                    PlaybackHold, reason=action.reason, duck_db=action.duck_db, duck_for=action.duck_for
+                )
+            )
         elif isinstance(action, act.Release):
             self.broadcast(self.frame(PlaybackRelease, reason=action.reason))
         elif isinstance(action, act.Mark):

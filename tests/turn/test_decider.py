@@ -84,7 +84,9 @@ def test_words_over_the_bot_interrupt_but_a_backchannel_only_pauses_it() -> None
     bot_speaking(decider)
     decider.decide(SpeechStarted(pts=1.0), now=1.0)
     paused = [a for f in caller_audio(1.0, 1.2, loud=True) for a in decider.decide(f, now=f.end)]
-    assert paused == [act.Hold(PAUSE_HOLD)]  # the bot waits while the sound is judged
+    # the bot yields while the sound is judged: quieter first, silent if it goes on
+    soft = TurnOptions().interruption
+    assert paused == [act.Hold(PAUSE_HOLD, duck_db=soft.duck_db, duck_for=soft.duck_for)]
     assert decider.decide(PartialTranscript(pts=1.3, text="mm-hmm"), now=1.3) == []
     decider.decide(SpeechStopped(pts=1.3), now=1.5)
     go_on = decider.decide(FinalTranscript(pts=1.6, text="Mm-hmm."), now=1.6)
