@@ -87,18 +87,20 @@ def recorded(name: str, notes: list[str]) -> np.ndarray:
 class Builder:
     """Writes items into ``out`` with drawn speakers, levels and conditions (all from ``seed``)."""
 
-    def __init__(self, out: Path, voices: list[Voice], seed: int, notes: list[str]) -> None:
+    def __init__(self, out: Path, voices: dict[str, list[Voice]], seed: int, notes: list[str]) -> None:
         self.out, self.voices, self.notes = out, voices, notes
         self.rng, self.nrng = random.Random(seed), np.random.default_rng(seed)
-        self.order: list[int] = []
-        self.beds = Beds(make_babble(voices, texts.BABBLE, self.rng), self.nrng)
+        self.order: list[str] = []
+        every = [v for family in voices.values() for v in family]
+        self.beds = Beds(make_babble(every, texts.BABBLE, self.rng), self.nrng)
 
     def speaker(self) -> Speaker:
-        """The next voice of a shuffled round over all voices, so each says about as many items."""
+        """A voice of the next engine of a shuffled round over the engines (each engine says about
+        as many items), drawn among that engine's voices."""
         if not self.order:
-            self.order = list(range(len(self.voices)))
+            self.order = sorted(self.voices)
             self.rng.shuffle(self.order)
-        return self.voices[self.order.pop()](self.rng)
+        return self.rng.choice(self.voices[self.order.pop()])(self.rng)
 
     def condition(self, bargein: bool) -> str:
         r = self.rng.random()
@@ -275,7 +277,7 @@ def main() -> None:
             f"{ASTERISK} is missing: apt-get install asterisk-core-sounds-en-g722 asterisk-core-sounds-en-wav"
         )
     voices, notes = available_voices()
-    if len(voices) < 2:
+    if sum(len(v) for v in voices.values()) < 2:
         raise SystemExit("fewer than two test voices installed: apt-get install flite espeak-ng (see --help)")
     args.out.mkdir(parents=True, exist_ok=True)
     builder = Builder(args.out, voices, args.seed, notes)

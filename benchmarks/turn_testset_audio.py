@@ -108,28 +108,30 @@ def _piper() -> Voice:
     return draw
 
 
-def available_voices() -> tuple[list[Voice], list[str]]:
-    """The voices whose engines are installed, and a note for each one that is not."""
-    voices: list[Voice] = []
+def available_voices() -> tuple[dict[str, list[Voice]], list[str]]:
+    """The voices whose engines are installed, by engine, and a note for each one that is not."""
+    voices: dict[str, list[Voice]] = {}
     notes = []
     if shutil.which("flite"):
-        voices += [_flite(v) for v in ("kal16", "awb", "rms", "slt")]
+        voices["flite"] = [_flite(v) for v in ("kal16", "awb", "rms", "slt")]
     else:
         notes.append("flite missing (apt-get install flite): its voices left out")
     if shutil.which("espeak-ng"):
-        voices += [_espeak(v) for v in ("en-us+m3", "en-gb-x-rp+f2", "en-gb-scotland+m1", "en-us+f4")]
+        voices["espeak-ng"] = [
+            _espeak(v) for v in ("en-us+m3", "en-gb-x-rp+f2", "en-gb-scotland+m1", "en-us+f4")
+        ]
     else:
         notes.append("espeak-ng missing (apt-get install espeak-ng): its voices left out")
     if shutil.which("text2wave") and FESTIVAL_SLT.is_dir():
-        voices.append(_festival)
+        voices["festival"] = [_festival]
     else:
         notes.append("festival slt-hts missing (apt-get install festival festvox-us-slt-hts): left out")
     try:
-        voices.append(_piper())
+        voices["piper"] = [_piper()]
     except Exception as exc:  # the GPL extra is optional: any failure to load it only drops the voice
         notes.append(f"piper voice left out ({exc})")
     if NANOTTS_PYTHON.is_file():
-        voices += [_nanotts("en-US"), _nanotts("en-GB")]
+        voices["nanotts"] = [_nanotts("en-US"), _nanotts("en-GB")]
     else:
         notes.append(f"py-nanotts venv missing ({NANOTTS_PYTHON}): SVOX Pico voices left out")
     return voices, notes
