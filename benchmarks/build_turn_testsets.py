@@ -112,7 +112,7 @@ class Builder:
 
     def render(
         self, parts: list[np.ndarray], pauses: list[float], condition: str
-    ) -> tuple[np.ndarray, Any, float]:
+    ) -> tuple[np.ndarray, list[list[float]], float]:
         """Join, set a drawn speech level, add a low pink floor, then the condition's bed or channel."""
         lead = round(self.rng.uniform(0.3, 0.8), 2)
         audio, spans, end = join_with_pauses(parts, pauses, lead=lead)
@@ -276,7 +276,7 @@ def main() -> None:
         raise SystemExit(
             f"{ASTERISK} is missing: apt-get install asterisk-core-sounds-en-g722 asterisk-core-sounds-en-wav"
         )
-    voices, notes = available_voices()
+    voices, notes = available_voices(args.seed)
     if sum(len(v) for v in voices.values()) < 2:
         raise SystemExit("fewer than two test voices installed: apt-get install flite espeak-ng (see --help)")
     args.out.mkdir(parents=True, exist_ok=True)

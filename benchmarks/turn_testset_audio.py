@@ -90,9 +90,13 @@ def _nanotts(lang: str) -> Voice:
     return draw
 
 
-def _piper() -> Voice:
+def _piper(seed: int) -> Voice:
+    import onnxruntime
+
     from cascade.tts.piper import PiperEngine
 
+    # Piper samples noise inside its model: seeded before the session is made, a build repeats
+    onnxruntime.set_seed(seed)
     engine = PiperEngine()
     engine.load()
 
@@ -108,8 +112,9 @@ def _piper() -> Voice:
     return draw
 
 
-def available_voices() -> tuple[dict[str, list[Voice]], list[str]]:
-    """The voices whose engines are installed, by engine, and a note for each one that is not."""
+def available_voices(seed: int) -> tuple[dict[str, list[Voice]], list[str]]:
+    """The voices whose engines are installed, by engine, and a note for each one that is not
+    (``seed``: of the engines that sample)."""
     voices: dict[str, list[Voice]] = {}
     notes = []
     if shutil.which("flite"):
@@ -127,7 +132,7 @@ def available_voices() -> tuple[dict[str, list[Voice]], list[str]]:
     else:
         notes.append("festival slt-hts missing (apt-get install festival festvox-us-slt-hts): left out")
     try:
-        voices["piper"] = [_piper()]
+        voices["piper"] = [_piper(seed)]
     except Exception as exc:  # the GPL extra is optional: any failure to load it only drops the voice
         notes.append(f"piper voice left out ({exc})")
     if NANOTTS_PYTHON.is_file():
