@@ -21,9 +21,9 @@ flatter them. Nothing here is in the dev set:
 * phrasings (``turn_testset_texts.py``): ~80 turns with mid-turn pauses (digits in groups, dates,
   spellings and emails, continuations after a clause, hesitations, lists, addresses and amounts)
   and complete turns (short finished phrases, apologies, questions, statements);
-* conditions: noise beds the dev set lacks (pink, brown, mains hum, babble of other voices) at
-  20/15/10 dB SNR, and an 8 kHz G.711 μ-law round trip; barge-in noises other than the dev ones
-  (door slam, keystrokes, sneeze, paper rustle, a spoon on a cup).
+* conditions: noise beds the dev set lacks (pink, brown, mains hum at 20/15/10 dB SNR; babble of
+  other voices at 30/25/20 dB), and an 8 kHz G.711 μ-law round trip; barge-in noises other than
+  the dev ones (door slam, keystrokes, sneeze, paper rustle, a spoon on a cup).
 
 Each chunk of a paused turn is synthesized alone and joined with 0.5-1.6 s of silence (seeded),
 so the pause spans are exact. Items carry ``category``, ``voice`` and ``condition`` beside the
@@ -107,7 +107,9 @@ class Builder:
         if bargein:  # no babble behind a barge-in clip: it would be speech before the clip starts
             kind = self.rng.choice(Beds.kinds[:3])
             return "clean" if r < 0.7 else "g711" if r < 0.85 else f"{kind}@20dB"
-        kind, snr = self.rng.choice(Beds.kinds), self.rng.choice((20, 15, 10))
+        # babble is quiet: louder, the VAD hears the caller go on talking and no turn ever ends
+        kind = self.rng.choice(Beds.kinds)
+        snr = self.rng.choice((30, 25, 20) if kind == "babble" else (20, 15, 10))
         return "clean" if r < 0.5 else f"{kind}@{snr}dB" if r < 0.8 else "g711"
 
     def render(
