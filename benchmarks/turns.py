@@ -34,6 +34,10 @@ the reply was held silent before it went on, 0 when it only ducked; p50/p95 over
 are reported as well. Variants: ours without the pause, and the baseline that interrupts on
 every VAD speech start, as a plain cascade does.
 
+``--breakdown source,category`` adds our figures per value of those manifest fields
+(``turn_breakdown.py``), e.g. per voice and phrasing of the held-out sets that
+``build_turn_testsets.py`` builds.
+
 The recognizer (``--asr``): by default the real :class:`~cascade.asr.WhisperASR` stage (tiny.en,
 default options, the recognizer the agent runs) hears each recording once, streamed in real time
 through the Silero VAD; its partial and final transcripts are recorded with the session time it
@@ -61,6 +65,7 @@ import anyio
 import numpy as np
 from asr import stream_file
 from machine_info import describe_machine as machine
+from turn_breakdown import bargein_summary, breakdown, endpointing_summary
 from turn_setup import TEXT_MODELS, add_setup_arguments, text_reader, turn_options
 
 from cascade.agent.agent import freeze_loaded_objects
@@ -595,6 +600,15 @@ async def bench_endpointing(
         "first_audio_delay_p95": call["eot_delay_p95"],
         "missed_ends": call["missed_ends"],
     }
+    if args.breakdown:
+        report["breakdown"] = breakdown(
+            items,
+            args.breakdown,
+            lambda idx: endpointing_summary(
+                score_endpointing([results["ours"][i] for i in idx], args.horizon),
+                score_endpointing([heard[i] for i in idx], args.horizon + args.reply_latency),
+            ),
+        )
     if args.per_item:
         report["per_item"] = per_item
     return report
@@ -716,6 +730,12 @@ async def bench_bargein(
             swept = [await run_bargein_item(item, whisper, models, args, options) for item in items]
             sweep[f"min_duration={value}"] = score_bargein(swept, "cancelled_at")
         report["ours_without_pause_min_duration_sweep"] = sweep
+    if args.breakdown:
+        report["breakdown"] = breakdown(
+            items,
+            args.breakdown,
+            lambda idx: bargein_summary(score_bargein([rows[i] for i in idx], "cancelled_at")),
+        )
     if args.per_item:
         report["per_item"] = rows
     return report
@@ -793,6 +813,12 @@ def main(argv: Sequence[str] | None = None, run: Callable[..., Any] = anyio.run)
         help="seconds from a reply's start to its first audio in the call simulation (ours_as_call)",
     )
     parser.add_argument("--per-item", action="store_true", help="include per-item results")
+    parser.add_argument(
+        "--breakdown",
+        type=lambda v: [k for k in v.split(",") if k],
+        default=None,
+        help="also score ours per value of these manifest fields, e.g. source,category",
+    )
     parser.add_argument(
         "--interruption-sweep",
         type=lambda v: [float(x) for x in v.split(",")],

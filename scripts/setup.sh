@@ -39,5 +39,12 @@ if [ "$MODE" = test ]; then
     say "npm: tests/browser"
     (cd tests/browser && npm install --no-audit --no-fund --silent)
   fi
+  # SVOX Pico, a voice of the held-out turn test sets, kept out of the package's environment
+  nanotts="$CASCADE_CACHE/venvs/nanotts"
+  if [ ! -x "$nanotts/bin/python" ] || ! "$nanotts/bin/python" -c "import py_nanotts" 2>/dev/null; then
+    say "venv: $nanotts (py-nanotts)"
+    python3 -m venv "$nanotts"
+    "$nanotts/bin/pip" install -q --disable-pip-version-check py-nanotts==0.1.1
+  fi
 fi
 say "ready ($MODE)"
