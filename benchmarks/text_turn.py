@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from machine_info import describe_machine as machine
+from turn_replay import RATE, Whisper, audio_key, load_manifest
 from turn_setup import text_reader
-from turns import RATE, Whisper, audio_key, load_manifest
 
 from cascade.audio import load_audio
 from cascade.vad import VADOptions

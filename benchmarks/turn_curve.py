@@ -25,17 +25,9 @@ import anyio
 sys.path.insert(0, str(Path(__file__).parent))
 
 from machine_info import describe_machine as machine
+from turn_replay import RATE, TimedModel, Whisper, audio_key, load_manifest, pct
 from turn_setup import TEXT_MODELS, add_setup_arguments, text_reader, turn_options
-from turns import (
-    RATE,
-    SmartTurnDetector,
-    TimedModel,
-    Whisper,
-    audio_key,
-    bench_endpointing,
-    load_manifest,
-    pct,
-)
+from turns import SmartTurnDetector, bench_endpointing
 
 from cascade.audio import load_audio
 from cascade.vad import VADOptions
