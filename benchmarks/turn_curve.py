@@ -66,7 +66,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     detector.load()
     reader = TimedModel(text_reader(args))
     reader.load()
-    args.variants, args.per_item = [], True
+    args.variants, args.per_item, args.breakdown = [], True, None
     # the recognizer runs in real time on a recording it has not heard: record them all first,
     # keeping what is done (a long first run that fails loses nothing)
     for done, item in enumerate(load_manifest(args.endpointing, args.limit), 1):

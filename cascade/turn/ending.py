@@ -22,6 +22,7 @@ from cascade.turn import actions as act
 from cascade.turn.backchannel import Backchannels
 from cascade.turn.caller import CallerAudio, CallerTurn, normalize
 from cascade.turn.cues import words
+from cascade.turn.endpoint import calibrated
 from cascade.turn.features import SAMPLE_RATE
 from cascade.turn.options import TurnOptions
 from cascade.turn.stats import TurnStats
@@ -62,7 +63,7 @@ class TurnEnding:
         self.text_model = text_model
         self.caller = CallerTurn()
         self.audio = CallerAudio(options.buffer_seconds)
-        self.endpointer = Endpointer(options.endpointing)
+        self.endpointer = Endpointer(calibrated(options.endpointing, text_model))
         self.backchannels = Backchannels(options.backchannel)
         self.pending: Waiting | None = None
         """The caller went quiet: the wait for the end of their turn."""

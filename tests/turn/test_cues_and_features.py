@@ -12,7 +12,7 @@ from cascade.audio import FLOOR_DB, envelope_db
 from cascade.frames import BotAudioPlayed
 from cascade.turn.cues import is_backchannel, transcript_cues
 from cascade.turn.echo import EchoGate, is_echo_text
-from cascade.turn.endpoint import decide
+from cascade.turn.endpoint import decide, unfinished_below
 from cascade.turn.features import N_MELS, NUM_FRAMES, SAMPLE_RATE, log_mel, mel_filterbank
 from cascade.turn.heard import BotPlayback
 from cascade.turn.options import EndpointingOptions, TurnOptions
@@ -91,7 +91,7 @@ def test_not_backchannels(text: str) -> None:
 
 
 def test_endpoint_rule_orders_the_waits() -> None:
-    opts = EndpointingOptions()
+    opts = EndpointingOptions(doubtful_max_delay=1.6)  # doubt bounded below the dictation wait
     unknown = transcript_cues("I would like a pizza.")
     trailing = transcript_cues("I would like a pizza and")
     phone = transcript_cues("my number is 555")
@@ -101,7 +101,7 @@ def test_endpoint_rule_orders_the_waits() -> None:
     assert decide(0.99, phone, opts).delay == opts.max_delay  # dictation is never overruled
     low, lower = decide(0.4, unknown, opts).delay, decide(0.05, unknown, opts).delay
     # the audio doubts the end: a bounded wait, the reply prepared meanwhile
-    assert opts.uncertain_delay < low < lower <= opts.doubtful_max_delay < opts.max_delay
+    assert opts.uncertain_delay < low < lower <= opts.doubt_bound < opts.max_delay
     assert decide(0.05, unknown, opts).likely_complete
     assert decide(None, unknown, opts).delay == opts.uncertain_delay
     final_trailing = transcript_cues("I would like a pizza and", final=True)
@@ -112,26 +112,26 @@ def test_endpoint_rule_orders_the_waits() -> None:
     decision = decide(0.95, final_weak, opts)
     assert decision.delay == opts.uncertain_delay and decision.likely_complete
     # a less confident audio model: the longest wait in doubt, never the wait for dictation
-    assert decide(0.6, final_weak, opts).delay == opts.doubtful_max_delay
+    assert decide(0.6, final_weak, opts).delay == opts.doubt_bound
     no_cues = EndpointingOptions(use_transcript_cues=False)
     assert decide(0.6, trailing, no_cues).delay == no_cues.min_delay
 
 
 def test_the_text_model_reading_of_the_final_text_lengthens_the_wait() -> None:
-    opts = EndpointingOptions()
+    opts = EndpointingOptions(doubtful_max_delay=1.6)
     cut = transcript_cues("Your message has been successfully", final=True)
     assert cut.state != "incomplete"  # no rule-based cue catches it
     assert decide(0.95, cut, opts).delay == opts.min_delay
     clearly = decide(0.95, cut, opts, text_probability=1e-4)
     assert clearly.delay == opts.max_delay and clearly.reason == "text:unfinished"
     assert not clearly.likely_complete
-    low, high = opts.unfinished_text_probability, opts.doubtful_text_probability
+    low, high = unfinished_below(opts), opts.doubtful_text_probability
     doubtful = decide(0.95, cut, opts, text_probability=(low * high) ** 0.5)
-    assert opts.uncertain_delay < doubtful.delay < opts.doubtful_max_delay and doubtful.likely_complete
+    assert opts.uncertain_delay < doubtful.delay < opts.doubt_bound and doubtful.likely_complete
     # the less likely the text model finds an end, the longer the wait, within the doubt bound
     probabilities = (low * 1.05, (low * high) ** 0.5, high * 0.95)
     waits = [decide(0.95, cut, opts, text_probability=tp).delay for tp in probabilities]
-    assert opts.doubtful_max_delay > waits[0] > waits[1] > waits[2] > opts.uncertain_delay
+    assert opts.doubt_bound > waits[0] > waits[1] > waits[2] > opts.uncertain_delay
     assert decide(0.95, cut, opts, text_probability=0.2).delay == opts.min_delay
     assert decide(None, cut, opts, text_probability=1e-4).delay == opts.max_delay
     # a garbled question the audio model doubts: no short wait for its question mark

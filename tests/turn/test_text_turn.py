@@ -43,7 +43,7 @@ FINISHED = [
 @pytest.mark.parametrize("text", UNFINISHED)
 def test_cut_words_read_as_clearly_unfinished(text_turn: TextTurnDetector, text: str) -> None:
     p = text_turn(text)
-    assert p is not None and p < OPTS.unfinished_text_probability / 5, p
+    assert p is not None and p < TextTurnDetector.unfinished_below / 5, p
 
 
 @pytest.mark.parametrize("text", FINISHED)
@@ -58,7 +58,7 @@ def test_the_bots_question_makes_a_short_answer_finished(text_turn: TextTurnDete
     assert alone is not None and answer is not None
     assert answer > OPTS.doubtful_text_probability and answer > 10 * alone
     unfinished = text_turn("two people and", "How many people will be joining you?")
-    assert unfinished is not None and unfinished < OPTS.unfinished_text_probability
+    assert unfinished is not None and unfinished < TextTurnDetector.unfinished_below
 
 
 def test_punctuation_is_ignored_and_empty_text_has_no_reading(text_turn: TextTurnDetector) -> None:
