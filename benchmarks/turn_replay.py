@@ -307,6 +307,7 @@ class TimedModel:
 
     def __init__(self, detector: Any) -> None:
         self.detector = detector
+        self.unfinished_below = getattr(detector, "unfinished_below", None)  # its calibration
         self.seconds: list[float] = []
         self.answers: dict[str, float | None] = {}
 
