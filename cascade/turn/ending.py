@@ -278,7 +278,7 @@ class TurnEnding:
             self._do(act.Release(SPECULATIVE_HOLD))
             self._close_turn()  # the speculative reply answers the right text: keep it
             return
-        if same and pending.decision.likely_complete:
+        if same and pending.decision.may_be_over:
             # the same words, but they may go on ("a table for"): the turn is taken later, and the
             # prepared reply stays prepared (and held) meanwhile
             pending.decided_at = None
@@ -347,7 +347,7 @@ class TurnEnding:
         if spoken is None or pending.decided_at is not None:
             return
         changed = self.caller.final_since_stop and normalize(self.caller.text()) != normalize(spoken)
-        if changed or not pending.decision.likely_complete:
+        if changed or not pending.decision.may_be_over:
             pending.preemptive_text = None
             self._discard("text-changed" if changed else "text-incomplete")
 

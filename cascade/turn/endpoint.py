@@ -42,8 +42,9 @@ class EndpointDecision(BaseModel):
 
     delay: float
     reason: str
-    likely_complete: bool
-    """True when the turn is probably over (a preemptive reply is worth starting)."""
+    may_be_over: bool
+    """False only when the words are clearly unfinished: otherwise a reply is worth preparing
+    while waiting (held until the turn is taken, dropped unheard if the caller goes on)."""
 
 
 def decide(
@@ -69,15 +70,15 @@ def decide(
     confident = p is not None and p >= opts.confident_threshold
     overruled = (not cue.final or weak) and confident and cue.reason not in _DICTATION
     if incomplete_cue and not overruled and not (weak and cue.final):
-        return EndpointDecision(delay=opts.max_delay, reason=f"cue:{cue.reason}", likely_complete=False)
+        return EndpointDecision(delay=opts.max_delay, reason=f"cue:{cue.reason}", may_be_over=False)
     if text_probability is not None and text_probability < unfinished_below(opts):
-        return EndpointDecision(delay=opts.max_delay, reason="text:unfinished", likely_complete=False)
+        return EndpointDecision(delay=opts.max_delay, reason="text:unfinished", may_be_over=False)
     # from here on the turn may be over: the wait is bounded and the reply is prepared meanwhile
     if incomplete_cue and cue.final and weak:
         # "... a table for." may go on or not ("what is it for"): a confident audio model
         # shortens the wait, but the reply waits for a longer silence than a clean ending
         delay = opts.uncertain_delay if confident else opts.doubt_bound
-        return EndpointDecision(delay=delay, reason="cue:trailing_word_weak", likely_complete=True)
+        return EndpointDecision(delay=delay, reason="cue:trailing_word_weak", may_be_over=True)
     text_wait = (
         _doubtful_text_delay(text_probability, opts)
         if text_probability is not None and text_probability < opts.doubtful_text_probability
@@ -91,26 +92,24 @@ def decide(
     doubtful = text_wait is not None or unsure_word
     if doubtful and (p is None or p >= opts.complete_threshold):
         if text_wait is not None:
-            return EndpointDecision(delay=text_wait, reason="text:doubtful", likely_complete=True)
-        return EndpointDecision(
-            delay=opts.uncertain_delay, reason="asr:unsure_last_word", likely_complete=True
-        )
+            return EndpointDecision(delay=text_wait, reason="text:doubtful", may_be_over=True)
+        return EndpointDecision(delay=opts.uncertain_delay, reason="asr:unsure_last_word", may_be_over=True)
     if p is None:
         if opts.use_transcript_cues and cue.state == "complete":
-            return EndpointDecision(delay=opts.min_delay, reason=f"cue:{cue.reason}", likely_complete=True)
-        return EndpointDecision(delay=opts.uncertain_delay, reason="silence", likely_complete=True)
+            return EndpointDecision(delay=opts.min_delay, reason=f"cue:{cue.reason}", may_be_over=True)
+        return EndpointDecision(delay=opts.uncertain_delay, reason="silence", may_be_over=True)
     if p >= opts.complete_threshold:
-        return EndpointDecision(delay=opts.min_delay, reason="audio:complete", likely_complete=True)
+        return EndpointDecision(delay=opts.min_delay, reason="audio:complete", may_be_over=True)
     audio_unsure = p >= opts.complete_threshold / 2
     if opts.use_transcript_cues and cue.state == "complete" and not doubtful and audio_unsure:
         delay = (opts.min_delay + opts.uncertain_delay) / 2
-        return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", likely_complete=True)
+        return EndpointDecision(delay=delay, reason=f"cue:{cue.reason}", may_be_over=True)
     doubt = 1.0 - p / max(opts.complete_threshold, 1e-6)
     delay = opts.uncertain_delay + (opts.doubt_bound - opts.uncertain_delay) * doubt
     if text_wait is not None and text_wait > delay:
         # both models say the caller may go on: wait as long as the surer of them asks
-        return EndpointDecision(delay=text_wait, reason="text:doubtful", likely_complete=True)
-    return EndpointDecision(delay=delay, reason="audio:incomplete", likely_complete=True)
+        return EndpointDecision(delay=text_wait, reason="text:doubtful", may_be_over=True)
+    return EndpointDecision(delay=delay, reason="audio:incomplete", may_be_over=True)
 
 
 def _doubtful_text_delay(text_probability: float, opts: EndpointingOptions) -> float:

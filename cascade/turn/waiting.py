@@ -92,7 +92,7 @@ def may_speculate(
     return (
         options.enabled
         and waiting.preemptive_text is None
-        and waiting.decision.likely_complete
+        and waiting.decision.may_be_over
         and (not in_speech or prob is None or prob >= options.min_probability)
         and caller.segment_heard
         and caller.has_words()

@@ -102,7 +102,7 @@ def test_endpoint_rule_orders_the_waits() -> None:
     low, lower = decide(0.4, unknown, opts).delay, decide(0.05, unknown, opts).delay
     # the audio doubts the end: a bounded wait, the reply prepared meanwhile
     assert opts.uncertain_delay < low < lower <= opts.doubt_bound < opts.max_delay
-    assert decide(0.05, unknown, opts).likely_complete
+    assert decide(0.05, unknown, opts).may_be_over
     assert decide(None, unknown, opts).delay == opts.uncertain_delay
     final_trailing = transcript_cues("I would like a pizza and", final=True)
     assert decide(0.95, final_trailing, opts).delay == opts.max_delay  # final text is not lagging
@@ -110,7 +110,7 @@ def test_endpoint_rule_orders_the_waits() -> None:
     assert final_weak.reason == "trailing_word_weak"
     # the audio is sure, but "than he was" may go on: a longer silence, still a likely end
     decision = decide(0.95, final_weak, opts)
-    assert decision.delay == opts.uncertain_delay and decision.likely_complete
+    assert decision.delay == opts.uncertain_delay and decision.may_be_over
     # a less confident audio model: the longest wait in doubt, never the wait for dictation
     assert decide(0.6, final_weak, opts).delay == opts.doubt_bound
     no_cues = EndpointingOptions(use_transcript_cues=False)
@@ -124,10 +124,10 @@ def test_the_text_model_reading_of_the_final_text_lengthens_the_wait() -> None:
     assert decide(0.95, cut, opts).delay == opts.min_delay
     clearly = decide(0.95, cut, opts, text_probability=1e-4)
     assert clearly.delay == opts.max_delay and clearly.reason == "text:unfinished"
-    assert not clearly.likely_complete
+    assert not clearly.may_be_over
     low, high = unfinished_below(opts), opts.doubtful_text_probability
     doubtful = decide(0.95, cut, opts, text_probability=(low * high) ** 0.5)
-    assert opts.uncertain_delay < doubtful.delay < opts.doubt_bound and doubtful.likely_complete
+    assert opts.uncertain_delay < doubtful.delay < opts.doubt_bound and doubtful.may_be_over
     # the less likely the text model finds an end, the longer the wait, within the doubt bound
     probabilities = (low * 1.05, (low * high) ** 0.5, high * 0.95)
     waits = [decide(0.95, cut, opts, text_probability=tp).delay for tp in probabilities]
@@ -144,7 +144,7 @@ def test_the_text_model_reading_of_the_final_text_lengthens_the_wait() -> None:
         both = decide(p, cut, opts, text_probability=tp)
         text_alone = decide(0.95, cut, opts, text_probability=tp).delay
         assert both.delay == max(decide(p, cut, opts).delay, text_alone)
-        assert both.likely_complete  # in doubt, not clearly unfinished: its reply is prepared
+        assert both.may_be_over  # in doubt, not clearly unfinished: its reply is prepared
     assert decide(0.1, cut, opts, text_probability=0.02).reason == "audio:incomplete"
     # a question mark on audio that clearly goes on is the recognizer's guess ("he might have been made?")
     mid_sentence = transcript_cues("he might have been made?", final=True)
@@ -152,7 +152,7 @@ def test_the_text_model_reading_of_the_final_text_lengthens_the_wait() -> None:
     # the recognizer unsure of the last word: a likely end after a longer silence
     unsure = decide(0.95, cut, opts, text_probability=0.2, last_word_probability=0.3)
     assert unsure.reason == "asr:unsure_last_word" and unsure.delay == opts.uncertain_delay
-    assert unsure.likely_complete
+    assert unsure.may_be_over
     assert decide(0.95, cut, opts, text_probability=0.2, last_word_probability=0.8).delay == opts.min_delay
     no_cues = EndpointingOptions(use_transcript_cues=False)
     assert decide(0.95, cut, no_cues, last_word_probability=0.3).delay == no_cues.min_delay
