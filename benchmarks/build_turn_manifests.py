@@ -186,6 +186,21 @@ def _is_sentence(text: str) -> bool:
     return text[:1].isupper() and text.endswith((".", "?", "!")) and ":" not in text and "..." not in text
 
 
+def sentence_prompts(prompts: dict[str, str], half: str) -> list[str]:
+    """The names of ``half``'s recorded prompts that are one whole sentence of 4 to 20 words:
+    many prompts are fragments meant to be chained ("the number i have is"), and a pause between
+    two complete sentences is no clear label either way."""
+    return sorted(
+        n
+        for n, t in prompts.items()
+        if 4 <= len(t.split()) <= 20
+        and _is_sentence(t)
+        and len(re.findall(r"[.?!]", t)) == 1
+        and (ASTERISK / f"{n}.wav").exists()
+        and asterisk_half(n) == half
+    )
+
+
 def _write(out: Path, name: str, audio: np.ndarray) -> str:
     path = out / "audio" / f"{name}.wav"
     write_wav(path, (np.clip(audio, -1, 1) * 32767).astype(np.int16), RATE)
@@ -222,17 +237,7 @@ def build_endpointing(out: Path, *, tts: Any, count: int, seed: int) -> list[dic
             add(f"ps-{i}-pause", split[0], split[1], text, "pocketsphinx")
 
     prompts = _asterisk_prompts()
-    # one whole sentence each: many prompts are fragments meant to be chained ("the number i have
-    # is"), and a pause between two complete sentences is no clear label either way
-    names = sorted(
-        n
-        for n, t in prompts.items()
-        if 4 <= len(t.split()) <= 20
-        and _is_sentence(t)
-        and len(re.findall(r"[.?!]", t)) == 1
-        and (ASTERISK / f"{n}.wav").exists()
-        and asterisk_half(n) == "dev"
-    )
+    names = sentence_prompts(prompts, "dev")
     rng.shuffle(names)
     for i, name in enumerate(names[:count]):
         audio = _trim(load_audio(ASTERISK / f"{name}.wav", RATE).astype(np.float32) / 32768)

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import shutil
 import subprocess
 from collections import Counter
@@ -48,13 +47,13 @@ from build_turn_manifests import (
     ASTERISK,
     RATE,
     _asterisk_prompts,
-    _is_sentence,
     _split_with_pause,
     _spoken_words,
     _trim,
     _write,
     asterisk_half,
     join_with_pauses,
+    sentence_prompts,
 )
 from turn_testset_audio import NOISES, Beds, Speaker, Voice, available_voices, make_babble, noise, telephone
 
@@ -174,15 +173,7 @@ def build_endpointing(b: Builder) -> list[dict[str, Any]]:
             items.append(b.endpointing(f"complete-{category}-{i}", [s.say(text)], [], **fields))
 
     prompts = _asterisk_prompts()
-    names = sorted(
-        n
-        for n, t in prompts.items()
-        if 4 <= len(t.split()) <= 20
-        and _is_sentence(t)
-        and len(re.findall(r"[.?!]", t)) == 1
-        and (ASTERISK / f"{n}.wav").exists()
-        and asterisk_half(n) == "test"
-    )
+    names = sentence_prompts(prompts, "test")
     for i, name in enumerate(names):
         audio = recorded(name, b.notes)
         if not 1.0 <= len(audio) / RATE <= 7.0:

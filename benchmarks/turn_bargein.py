@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from turn_breakdown import bargein_summary, breakdown
-from turn_replay import TickSink, TimedModel, Whisper, audio_frames, listening, load_manifest, pct
+from turn_replay import HOP, RATE, TickSink, TimedModel, Whisper, audio_frames, listening, load_manifest, pct
 
 from cascade.audio import load_audio
 from cascade.frames import (
@@ -22,14 +22,10 @@ from cascade.testing.fakes import FakeTTS
 from cascade.turn import TurnOptions
 from cascade.turn.options import InterruptionOptions
 
-RATE = 16000
-HOP = 0.02
 BOT_REPLY = (
     "Thanks for calling. Our store opens at nine in the morning and closes at six in the evening "
     "from Monday to Friday, and on Saturdays we are open from ten until two in the afternoon."
 )
-CUT_IN_MARGIN = 0.2
-"""A decision this much before the labelled end is a cut-in (labels and VAD differ by ~0.1 s)."""
 BOT_LEAD = 0.5
 """Seconds the bot has been speaking when the caller's clip starts."""
 

@@ -25,9 +25,9 @@ import anyio
 sys.path.insert(0, str(Path(__file__).parent))
 
 from machine_info import describe_machine as machine
-from turn_replay import RATE, TimedModel, Whisper, audio_key, load_manifest, pct
-from turn_setup import TEXT_MODELS, add_setup_arguments, text_reader, turn_options
-from turns import SmartTurnDetector, bench_endpointing
+from turn_replay import RATE, Whisper, audio_key, load_manifest, pct
+from turn_setup import TEXT_MODELS, add_setup_arguments, load_models, turn_options
+from turns import bench_endpointing
 
 from cascade.audio import load_audio
 from cascade.vad import VADOptions
@@ -62,10 +62,7 @@ def complete_turn_delays(per_item: list[dict[str, Any]]) -> dict[str, float | No
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
     whisper = Whisper(args.asr_cache)
-    detector = TimedModel(SmartTurnDetector())
-    detector.load()
-    reader = TimedModel(text_reader(args))
-    reader.load()
+    detector, reader = load_models(args)
     args.variants, args.per_item, args.breakdown = [], True, None
     # the recognizer runs in real time on a recording it has not heard: record them all first,
     # keeping what is done (a long first run that fails loses nothing)

@@ -91,3 +91,15 @@ def text_reader(args: argparse.Namespace) -> Any:
             model = httpx.get(url.rstrip("/") + "/models", timeout=10).json()["data"][0]["id"]
         return ChatTurnReader(ChatTurnOptions(base_url=url, model=model, timeout=5.0))
     raise SystemExit(f"unknown --text-model {args.text_model!r}")
+
+
+def load_models(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Smart Turn and the ``--text-model`` reader, loaded and timed (answers remembered)."""
+    from turn_replay import TimedModel
+
+    from cascade.turn.smart_turn import SmartTurnDetector
+
+    detector, reader = TimedModel(SmartTurnDetector()), TimedModel(text_reader(args))
+    detector.load()
+    reader.load()
+    return detector, reader

@@ -64,8 +64,19 @@ import anyio
 from machine_info import describe_machine as machine
 from turn_bargein import bench_bargein
 from turn_breakdown import breakdown, endpointing_summary
-from turn_replay import HoldWatch, TickSink, TimedModel, Whisper, audio_frames, listening, load_manifest, pct
-from turn_setup import TEXT_MODELS, add_setup_arguments, text_reader, turn_options
+from turn_replay import (
+    HOP,
+    RATE,
+    HoldWatch,
+    TickSink,
+    TimedModel,
+    Whisper,
+    audio_frames,
+    listening,
+    load_manifest,
+    pct,
+)
+from turn_setup import TEXT_MODELS, add_setup_arguments, load_models, turn_options
 
 from cascade.audio import load_audio
 from cascade.frames import (
@@ -74,18 +85,9 @@ from cascade.frames import (
 from cascade.testing import run_stages
 from cascade.testing.fakes import FakeLLM, FakeTTS
 from cascade.turn import TurnOptions
-from cascade.turn.smart_turn import SmartTurnDetector
 
-RATE = 16000
-HOP = 0.02
-BOT_REPLY = (
-    "Thanks for calling. Our store opens at nine in the morning and closes at six in the evening "
-    "from Monday to Friday, and on Saturdays we are open from ten until two in the afternoon."
-)
 CUT_IN_MARGIN = 0.2
 """A decision this much before the labelled end is a cut-in (labels and VAD differ by ~0.1 s)."""
-BOT_LEAD = 0.5
-"""Seconds the bot has been speaking when the caller's clip starts."""
 
 
 # --- endpointing -----------------------------------------------------------------------------
@@ -277,10 +279,7 @@ async def bench_endpointing(
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
     whisper = Whisper(args.asr_cache)
-    detector = TimedModel(SmartTurnDetector())
-    detector.load()
-    reader = TimedModel(text_reader(args))
-    reader.load()
+    detector, reader = load_models(args)
     report: dict[str, Any] = {
         "benchmark": "turns",
         "machine": machine(),
