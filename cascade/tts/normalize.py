@@ -15,30 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+from cascade.numbers import ONES, number_to_words
+
 _ORDINAL_WORDS = {
     "one": "first",
     "two": "second",
@@ -64,26 +42,7 @@ _MONTHS = [
 ]
 _CURRENCY = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents")}
 _CURRENCY["£"] = ("pound", "pounds", "penny", "pence")
-_DIGIT_NAMES = {str(i): _ONES[i] for i in range(10)}
-
-
-def number_to_words(n: int) -> str:
-    """Cardinal number in words: ``1250`` → ``one thousand two hundred fifty``."""
-    if n < 0:
-        return "minus " + number_to_words(-n)
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + ("-" + _ONES[ones] if ones else "")
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return _ONES[hundreds] + " hundred" + (" " + number_to_words(rest) if rest else "")
-    for scale, name in _SCALES:
-        if n >= scale:
-            high, rest = divmod(n, scale)
-            return number_to_words(high) + " " + name + (" " + number_to_words(rest) if rest else "")
-    raise AssertionError("unreachable")
+_DIGIT_NAMES = {str(i): ONES[i] for i in range(10)}
 
 
 def ordinal_to_words(n: int) -> str:

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from cascade.audio import FLOOR_DB
+from cascade.numbers import number_to_words
 from cascade.turn.cues import words
 
 _MIN_SPREAD_DB = 3.0
@@ -134,11 +135,6 @@ class EchoGate:
         return best
 
 
-_ONES = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
-)  # fmt: skip
-_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 _SPELLING = 0.8
 """Similarity (difflib ratio) at which a recognized word is a played one spelled otherwise or cut
 short ("harbor" for "harbour", "bake" for "bakery")."""
@@ -148,10 +144,7 @@ def _spoken(token: str) -> list[str]:
     """A recognized token as the bot's text would spell it (a recognizer writes "6" for "six")."""
     if not token.isdigit() or len(token) > 2:
         return [token]
-    n = int(token)
-    if n < 20:
-        return [_ONES[n]]
-    return [_TENS[n // 10 - 2]] + ([_ONES[n % 10]] if n % 10 else [])
+    return number_to_words(int(token)).replace("-", " ").split()
 
 
 def is_echo_text(heard: str, playing: str, *, overlap: float = 0.65) -> bool:

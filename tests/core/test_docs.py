@@ -31,6 +31,7 @@ LIGHT_DOCTESTS = [
     "cascade.testing",
     "cascade.tts.chunker",
     "cascade.tts.normalize",
+    "cascade.numbers",
     "cascade.turn.chat_turn",
     "cascade.turn.decider",
     "cascade.llm.chat",
