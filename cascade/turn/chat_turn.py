@@ -42,6 +42,9 @@ CALLER_WORDS = 60
 CONTEXT_WORDS = 30
 """The bot's last words kept as context."""
 _NOT_WORDS = re.compile(r"(?!\b-\b)[^\w\s']")
+WARM_UP_TIMEOUT = 60.0
+"""Seconds the first reading (:meth:`ChatTurnReader.load`) may take on a cold server."""
+_FAILURES = (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError)
 """Punctuation, except a hyphen inside a word."""
 
 
@@ -81,17 +84,17 @@ class ChatTurnReader:
 
     def load(self) -> None:
         """Learn the served model's name if none was given, and read once so the server has the
-        prompt's prefix cached before the first caller. A server that does not answer is not an
-        error here: readings answer ``None`` until it does."""
-        if self._model is None:
-            try:
+        prompt's prefix cached before the first caller (that first reading may take seconds: it
+        is given ``WARM_UP_TIMEOUT``). A server that does not answer is not an error here:
+        readings answer ``None`` until it does."""
+        try:
+            if self._model is None:
                 listed = httpx.get(self.options.base_url.rstrip("/") + "/models", timeout=10.0)
                 listed.raise_for_status()
                 self._model = str(listed.json()["data"][0]["id"])
-            except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
-                log.warning("end-of-turn reader: no model listed at %s (%s)", self.options.base_url, exc)
-                return
-        self.probability("hello")
+            self._read(self.request("hello"), WARM_UP_TIMEOUT)
+        except _FAILURES as exc:
+            log.warning("end-of-turn reader: %s did not answer (%s)", self.options.base_url, exc)
 
     def request(self, text: str, said: str = "") -> dict[str, Any]:
         """The chat-completions body that reads ``text`` after the bot said ``said``."""
@@ -125,20 +128,24 @@ class ChatTurnReader:
             if self._model is None:
                 self._down_until = time.monotonic() + self.options.retry_after
                 return None
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.options.timeout)
         try:
-            response = self._client.post(
-                self.options.base_url.rstrip("/") + "/chat/completions", json=self.request(text, said)
-            )
-            response.raise_for_status()
-            top = response.json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
-            alternatives = {entry["token"]: float(entry["logprob"]) for entry in top}
-        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
+            alternatives = self._read(self.request(text, said), self.options.timeout)
+        except _FAILURES as exc:
             self._down_until = time.monotonic() + self.options.retry_after
             log.warning("end-of-turn reading failed (%s); judging turns without it", exc)
             return None
         return end_probability(alternatives)
+
+    def _read(self, body: dict[str, Any], timeout: float) -> dict[str, float]:
+        """The next token's 20 likeliest alternatives (token -> logprob) for ``body``."""
+        if self._client is None:
+            self._client = httpx.Client()
+        response = self._client.post(
+            self.options.base_url.rstrip("/") + "/chat/completions", json=body, timeout=timeout
+        )
+        response.raise_for_status()
+        top = response.json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+        return {entry["token"]: float(entry["logprob"]) for entry in top}
 
     def close(self) -> None:
         """Close the HTTP connection."""
