@@ -9,8 +9,10 @@ import numpy as np
 import soundfile
 import soxr
 
+from cascade.errors import CascadeError
 
-class AudioFormatError(ValueError):
+
+class AudioFormatError(CascadeError, ValueError):
     """An audio file or buffer that cannot be used (unreadable, not audio, empty, wrong layout)."""
 
 

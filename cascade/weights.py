@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from cascade.errors import CascadeError
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
 log = logging.getLogger("cascade.weights")
 
 
-class PrepareError(RuntimeError):
+class PrepareError(CascadeError, RuntimeError):
     """Preparing a model failed; the message says which step and what to do."""
 
 

@@ -42,6 +42,7 @@ import anyio
 from cascade.agent.config import AgentConfig
 from cascade.agent.keypad import KeypadInput
 from cascade.clock import Clock
+from cascade.errors import CascadeError
 from cascade.frames import TextToSpeak
 from cascade.llm.chat import ChatLLM, ChatLLMOptions
 from cascade.llm.context import ContextOptions
@@ -56,7 +57,7 @@ from cascade.transport import Transport
 log = logging.getLogger("cascade.agent")
 
 
-class AgentError(RuntimeError):
+class AgentError(CascadeError, RuntimeError):
     """The agent could not be built from its configuration (the message says what to fix)."""
 
 
@@ -124,6 +125,9 @@ class VoiceAgent:
         self.tools = [*(load_tool(spec) for spec in self.config.llm.tools), *tools]
         self.knowledge = read_knowledge(self.config.llm.knowledge, self.config.llm.knowledge_text)
         self._shared: dict[str, Any] = {}
+        self._preparing: anyio.Lock | None = None
+        self.prepared = False
+        """Every model is loaded and the LLM server answers (after :meth:`prepare`)."""
 
     # --- models shared by every session -----------------------------------------------------
 
@@ -133,7 +137,17 @@ class VoiceAgent:
         The objects that exist once the models are loaded are then moved out of the garbage
         collector's reach (:func:`gc.freeze`): a full collection scanning them paused the event
         loop for 20 ms, longer than an audio frame.
+
+        Concurrent calls prepare once: the first does the work, the others wait for it.
         """
+        if self._preparing is None:
+            self._preparing = anyio.Lock()
+        async with self._preparing:
+            if not self.prepared:
+                await self._prepare()
+                self.prepared = True
+
+    async def _prepare(self) -> None:
         await anyio.to_thread.run_sync(self._load_models)
         freeze_loaded_objects()
         if self.config.llm.base_url is None:
@@ -180,7 +194,7 @@ class VoiceAgent:
             self._shared["tts"] = tts
 
     def _server_options(self) -> ServerOptions:
-        return ServerOptions(port=self.config.llm.server_port)
+        return self.config.llm.server
 
     @property
     def llm_base_url(self) -> str | None:
@@ -267,8 +281,7 @@ class VoiceAgent:
             return PiperTTS(PiperOptions(voice=cfg.voice, **common))
         from cascade.tts.openai_speech import OpenAISpeechOptions, OpenAISpeechTTS
 
-        if not cfg.base_url:
-            raise AgentError("tts.engine = 'openai' needs tts.base_url (the speech server's /v1 URL)")
+        assert cfg.base_url is not None  # TTSSettings checks it
         voice = {"voice": cfg.voice} if cfg.voice else {}
         options = OpenAISpeechOptions(
             base_url=cfg.base_url, model=cfg.model, api_key=cfg.api_key, **voice, **common
@@ -283,8 +296,7 @@ class VoiceAgent:
         metrics: MetricsCollector | None = None,
     ) -> SessionContext:
         """Run one session on ``transport`` (preparing the models first if needed)."""
-        if "asr" not in self._shared:
-            await self.prepare()
+        await self.prepare()
         return await self.pipeline().run(transport, clock=clock, metrics=metrics)
 
     def stop_server(self) -> None:
@@ -292,3 +304,4 @@ class VoiceAgent:
         server = self._shared.pop("llm_server", None)
         if server is not None:
             server.stop()
+            self.prepared = False  # a later session starts it again

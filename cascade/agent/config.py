@@ -1,8 +1,12 @@
-"""One typed configuration for a voice agent: file, environment and CLI flags.
+"""One typed configuration for a voice agent and every app: file, environment and CLI flags.
 
 Precedence (highest first): explicit arguments / CLI flags, environment variables
 (``CASCADE_LLM__BASE_URL=http://gpu:8000/v1``; nested fields joined by ``__``), the config file
-(TOML or JSON), the defaults. The defaults are the embedded CPU stack; a production config points
+(TOML or JSON; ``--config`` or ``CASCADE_CONFIG``), the defaults. The same file configures
+``cascade talk``, ``cascade phone`` (its ``[phone]`` table) and ``cascade demo`` (``[demo]``);
+``cascade config show`` prints the effective values and where each came from.
+
+The defaults are the embedded CPU stack; a production config points
 ``llm.base_url`` at a vLLM deployment and ``tts.engine`` at a speech server, with no code change::
 
     # agent.toml
@@ -20,16 +24,31 @@ Precedence (highest first): explicit arguments / CLI flags, environment variable
 
 from __future__ import annotations
 
-import json
-import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    JsonConfigSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
+from cascade.agent.app_settings import DemoSettings, PhoneSettings
+from cascade.agent.config_sources import (
+    ENV_PREFIX,
+    ConfigError,
+    Origins,
+    describe_validation_error,
+    nest,
+    read_config_file,
+)
 from cascade.asr.options import StreamingOptions, WhisperOptions
-from cascade.llm.models import DEFAULT_PORT
+from cascade.llm.server import ServerOptions
 from cascade.turn.options import TurnOptions
 from cascade.vad import VADOptions
 
@@ -59,8 +78,9 @@ class LLMSettings(BaseModel):
     temperature: float = Field(default=0.3, ge=0.0, le=2.0)
     max_tokens: int = Field(default=200, ge=1)
     """Longest reply in tokens (spoken replies are short)."""
-    server_port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
-    """Port of the embedded vLLM server."""
+    server: ServerOptions = Field(default_factory=ServerOptions)
+    """How the embedded vLLM server is launched when ``base_url`` is ``None`` (model, device,
+    window, port, extra ``vllm serve`` arguments); a GPU machine picks ``server.gpu_model``."""
 
 
 class TTSSettings(BaseModel):
@@ -80,11 +100,17 @@ class TTSSettings(BaseModel):
     model: str = "tts-1"
     api_key: str = "EMPTY"
 
+    @model_validator(mode="after")
+    def _speech_server_named(self) -> TTSSettings:
+        if self.engine == "openai" and not self.base_url:
+            raise ValueError("engine 'openai' needs base_url (the speech server's /v1 URL)")
+        return self
+
 
 class AgentConfig(BaseSettings):
     """Everything that defines a voice agent. See the module docstring for precedence."""
 
-    model_config = SettingsConfigDict(env_prefix="CASCADE_", env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
     sample_rate: int = 16000
     """The pipeline's audio rate (transports convert to and from it)."""
@@ -104,6 +130,9 @@ class AgentConfig(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)
 
+    phone: PhoneSettings = Field(default_factory=PhoneSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -113,58 +142,45 @@ class AgentConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments beat environment variables; no dotenv or secrets files."""
-        return init_settings, env_settings
+        """Arguments (flags) beat ``CASCADE_*`` variables, which beat the config file being loaded."""
+        path = _LOADING.get()
+        if path is None:
+            return init_settings, env_settings
+        if path.suffix.lower() == ".json":
+            return init_settings, env_settings, JsonConfigSettingsSource(settings_cls, json_file=path)
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path)
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> AgentConfig:
         """Read ``path`` (TOML or JSON) under the environment, then apply ``overrides``.
 
-        ``overrides`` use dotted keys for nested fields: ``{"llm.base_url": "http://..."}``.
+        ``overrides`` use dotted keys for nested fields: ``{"llm.base_url": "http://..."}``
+        (``None`` values are skipped: a flag that was not given). A bad value anywhere raises
+        :class:`ConfigError` naming the setting and where it came from (flag, variable or file).
         """
-        data: dict[str, Any] = {}
-        if path is not None:
-            data = read_config_file(Path(path))
-        env = cls().model_dump(exclude_unset=True)  # only what the environment set
-        merged = _deep_merge(data, env)
-        for key, value in overrides.items():
-            if value is not None:
-                _set_dotted(merged, key, value)
-        return cls(**merged)
+        config, _ = cls.load_with_origins(path, **overrides)
+        return config
+
+    @classmethod
+    def load_with_origins(
+        cls, path: str | Path | None = None, **overrides: Any
+    ) -> tuple[AgentConfig, Origins]:
+        """:meth:`load`, and where each setting came from (for ``cascade config show``)."""
+        file = Path(path) if path is not None else None
+        origins = Origins(
+            flags=nest(overrides),
+            env=EnvSettingsSource(cls, env_prefix=ENV_PREFIX, env_nested_delimiter="__")(),
+            file=read_config_file(file) if file is not None else {},
+            file_name=str(file) if file is not None else None,
+        )
+        token = _LOADING.set(file)
+        try:
+            return cls(**origins.flags), origins
+        except ValidationError as exc:
+            raise ConfigError(describe_validation_error(exc, origins)) from None
+        finally:
+            _LOADING.reset(token)
 
 
-class ConfigError(ValueError):
-    """A config file that cannot be read."""
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Parse a TOML or JSON config file with a clear error."""
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(path.read_text())
-        else:
-            data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot parse {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a table/object of settings")
-    return data
-
-
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    *parents, leaf = key.split(".")
-    for part in parents:
-        data = data.setdefault(part, {})
-    data[leaf] = value
+_LOADING: ContextVar[Path | None] = ContextVar("cascade_config_file", default=None)
+"""The config file :meth:`AgentConfig.load` is reading (the file source of the settings)."""

@@ -1,7 +1,9 @@
 """The default agent on the phone: call-control tools and the per-call pipeline for ``cascade phone``.
 
-``cascade phone`` calls :func:`phone_pipeline` once per answered call. The agent (models loaded
-once per process) is configured from the environment / ``CASCADE_CONFIG`` like ``cascade talk``.
+``cascade phone`` builds the configured agent, prepares it before it takes calls, and calls
+:func:`call_pipeline` once per answered call. :func:`phone_pipeline` is the same as a plain
+factory for :class:`~cascade.transports.sip.PhoneBridge` (configured from ``$CASCADE_CONFIG`` and
+the environment, prepared on the first call).
 """
 
 from __future__ import annotations
@@ -58,12 +60,12 @@ _AGENT: VoiceAgent | None = None
 
 
 async def phone_agent() -> VoiceAgent:
-    """The process's agent (config from ``$CASCADE_CONFIG`` and the environment), prepared once."""
+    """The process's agent (config from ``$CASCADE_CONFIG`` and the environment), prepared once
+    even when the first calls arrive together."""
     global _AGENT
     if _AGENT is None:
-        agent = VoiceAgent(AgentConfig.load(os.environ.get("CASCADE_CONFIG")))
-        await agent.prepare()
-        _AGENT = agent
+        _AGENT = VoiceAgent(AgentConfig.load(os.environ.get("CASCADE_CONFIG")))
+    await _AGENT.prepare()
     return _AGENT
 
 

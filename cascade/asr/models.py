@@ -22,6 +22,7 @@ from typing import Any
 
 from cascade.asr.options import WhisperOptions
 from cascade.asr.window import install as install_window
+from cascade.errors import CascadeError
 from cascade.paths import cache_dir
 
 log = logging.getLogger("cascade.asr.models")
@@ -35,7 +36,7 @@ _BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _REQUIRED = ("model.bin", "config.json")
 
 
-class WhisperModelError(RuntimeError):
+class WhisperModelError(CascadeError, RuntimeError):
     """A Whisper model that cannot be used; the message says how to get a working one."""
 
 

@@ -31,6 +31,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from cascade.errors import CascadeError
 from cascade.llm.models import DEFAULT_CONTEXT, DEFAULT_GPU_MODEL, DEFAULT_MODEL, DEFAULT_PORT, get_model_spec
 from cascade.llm.prepare import PLUGIN_FILE, TOOL_PARSER, model_dir, prepare_model, venv_python
 from cascade.paths import cache_dir
@@ -38,7 +39,7 @@ from cascade.paths import cache_dir
 log = logging.getLogger("cascade.llm.server")
 
 
-class ServerError(RuntimeError):
+class ServerError(CascadeError, RuntimeError):
     """The embedded server could not be started or reached; the message says what to do."""
 
 

@@ -62,10 +62,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from cascade.pipeline import Pipeline
+from cascade.readiness import Readiness
+from cascade.transports.http_health import health_routes
 from cascade.transports.webrtc import WebRTCTransport
 from cascade.transports.webrtc_sessions import SessionRegistry, WebRTCSession, close_peer_connection
 
@@ -152,10 +154,13 @@ class WebRTCServer:
         options: security, limits and timeouts (:class:`WebRTCOptions`).
         page_dir: a folder with ``index.html`` (and assets) served at ``/`` and ``/static``.
         on_startup: awaited once when the server starts, before any offer is answered (e.g. an
-            agent's ``prepare``: load models shared by all calls).
+            agent's ``prepare``: load models shared by all calls). Under an ASGI server it runs in
+            the background: the port answers at once, ``GET /healthz`` says 503 and offers get
+            503 with ``Retry-After`` until it is done (:attr:`readiness`).
 
     ``app`` is the ASGI application (its lifespan owns the sessions). Without an ASGI server, use
-    ``async with server.running():`` around requests made to ``app``.
+    ``async with server.running():`` around requests made to ``app``. ``GET /healthz`` is the
+    readiness probe, ``GET /livez`` the liveness probe, ``GET /health`` counts the calls.
     """
 
     def __init__(
@@ -173,6 +178,7 @@ class WebRTCServer:
         if self.page_dir is not None and not (self.page_dir / "index.html").is_file():
             raise FileNotFoundError(f"no index.html in the demo page folder {self.page_dir}")
         self.registry = SessionRegistry(self.options)
+        self.readiness = Readiness()
         self.app = self._build_app()
 
     @property
@@ -181,18 +187,35 @@ class WebRTCServer:
         return self.registry.sessions
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[WebRTCServer]:
-        """Own the sessions: on exit every call is hung up and torn down."""
-        if self.on_startup is not None:
-            await self.on_startup()
-        async with self.registry.running():
-            yield self
+    async def running(self, *, wait_ready: bool = True) -> AsyncIterator[WebRTCServer]:
+        """Own the sessions: on exit every call is hung up and torn down.
+
+        ``on_startup`` runs in the background; ``wait_ready`` waits for it first (and raises
+        what it raised), the ASGI lifespan does not (the port must answer health probes).
+        """
+        async with self.registry.running(), anyio.create_task_group() as tg:
+            tg.start_soon(self._prepare)
+            if wait_ready:
+                await self.readiness.wait()
+                if self.readiness.error is not None:
+                    raise self.readiness.error
+            try:
+                yield self
+            finally:
+                tg.cancel_scope.cancel()
+
+    async def _prepare(self) -> None:
+        try:
+            await self.readiness.prepare(self.on_startup)
+        except Exception:
+            log.exception("the agent failed to prepare; offers are refused")
 
     def _build_app(self) -> Starlette:
-        routes: list[Route | Mount] = [
+        routes: list[BaseRoute] = [
             Route("/offer", self._offer, methods=["POST"]),
             Route("/sessions/{session_id}", self._delete, methods=["DELETE"]),
             Route("/health", self._health, methods=["GET"]),
+            *health_routes(self.readiness),
         ]
         if self.page_dir is not None:
             index = self.page_dir / "index.html"
@@ -209,7 +232,7 @@ class WebRTCServer:
 
         @asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
-            async with self.running():
+            async with self.running(wait_ready=False):
                 yield
 
         return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
@@ -246,6 +269,8 @@ class WebRTCServer:
             return _error(400, str(exc))
         if not self.registry.accepting:
             return _error(503, "server is not running (start it with its ASGI lifespan)")
+        if not self.readiness.ready:
+            return _error(503, self.readiness.reason, **{"Retry-After": "5"})
         if self.registry.full():
             return _error(
                 503,

@@ -8,8 +8,10 @@ from typing import ClassVar
 
 import numpy as np
 
+from cascade.errors import CascadeError
 
-class TTSError(RuntimeError):
+
+class TTSError(CascadeError, RuntimeError):
     """Speech synthesis failed or was asked for something it cannot do."""
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from cascade.errors import CascadeError
+
 TOKENIZER_FILE = "tokenizer.json"
 _SPECIAL = 3
 """GGUF token type of control tokens (``<|im_end|>``)."""
@@ -33,7 +35,7 @@ _REQUIRED = (
 )
 
 
-class GGUFConversionError(RuntimeError):
+class GGUFConversionError(CascadeError, RuntimeError):
     """The GGUF file cannot be read or is not a Llama-architecture model with a BPE tokenizer."""
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from cascade.errors import CascadeError
 from cascade.paths import cache_dir
 from cascade.turn.features import SAMPLE_RATE, log_mel
 
@@ -37,7 +38,7 @@ LICENSE_MEMBER = "pipecat_ai-1.14.0.dist-info/licenses/LICENSE"
 LICENSE_FILE = "LICENSE.smart-turn.txt"
 
 
-class SmartTurnError(RuntimeError):
+class SmartTurnError(CascadeError, RuntimeError):
     """The Smart Turn model could not be obtained or loaded."""
 
 

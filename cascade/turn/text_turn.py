@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from cascade.errors import CascadeError
 from cascade.paths import cache_dir
 from cascade.turn.gguf_ct2 import TOKENIZER_FILE, GGUFConversionError, convert_llama_gguf
 
@@ -48,7 +49,7 @@ _NOT_WORDS = re.compile(r"(?!\b-\b)[^\w\s']")
 """Punctuation, except a hyphen inside a word."""
 
 
-class TextTurnError(RuntimeError):
+class TextTurnError(CascadeError, RuntimeError):
     """The text end-of-turn model could not be prepared or loaded."""
 
 
@@ -142,10 +143,11 @@ class TextTurnDetector:
     >>> detector = TextTurnDetector()
     >>> round(detector.probability("I'd like to book a table for"), 2)
     0.0
-    >>> round(detector.probability("What are your opening hours on Saturday?"), 2)
-    0.53
-    >>> round(detector.probability("Saturday"), 2), round(detector.probability("Saturday", "Which day?"), 2)
-    (0.01, 0.44)
+    >>> detector.probability("What are your opening hours on Saturday?") > 0.3  # 0.48-0.53 by CPU
+    True
+    >>> alone, answering = detector.probability("Saturday"), detector.probability("Saturday", "Which day?")
+    >>> alone < 0.02, answering > 0.3  # the question before it makes a lone word a whole turn
+    (True, True)
     """
 
     unfinished_below = 0.003

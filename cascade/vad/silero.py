@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from cascade.audio import StreamResampler
+from cascade.errors import CascadeError
 
 MODEL_RATE = 16000
 """The rate Silero VAD v6 runs at."""
@@ -30,7 +31,7 @@ _GAP_TOLERANCE = 0.1
 """A frame starting this much later than the audio so far re-anchors the timeline (lost audio)."""
 
 
-class VADModelError(RuntimeError):
+class VADModelError(CascadeError, RuntimeError):
     """The Silero VAD model file is missing or cannot be loaded."""
 
 

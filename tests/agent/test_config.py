@@ -76,10 +76,14 @@ def test_agent_builds_a_type_checked_pipeline_without_loading_models() -> None:
     ]
 
 
-def test_openai_tts_needs_a_url() -> None:
-    agent = VoiceAgent(AgentConfig(tts={"engine": "openai"}, llm={"base_url": "http://x/v1"}))
-    with pytest.raises(AgentError, match=r"tts\.base_url"):
-        agent.pipeline()
+def test_openai_tts_needs_a_url_before_anything_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASCADE_TTS__ENGINE", "openai")
+    with pytest.raises(ConfigError) as caught:
+        AgentConfig.load()
+    assert str(caught.value) == (
+        "config error: tts = {'engine': 'openai'} (from env CASCADE_TTS__ENGINE): "
+        "Value error, engine 'openai' needs base_url (the speech server's /v1 URL)"
+    )
 
 
 @pytest.mark.anyio

@@ -26,6 +26,11 @@ import pytest
 ROOT = Path(__file__).parents[2]
 
 LIGHT_DOCTESTS = [
+    "cascade.errors",
+    "cascade.readiness",
+    "cascade.agent.config_sources",
+    "cascade.apps.loading",
+    "cascade.transports.http_health",
     "cascade.stage",
     "cascade.pipeline",
     "cascade.testing",

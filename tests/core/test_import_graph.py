@@ -126,11 +126,13 @@ transport contract, clock, metrics, audio, weights) imports nothing above it; th
 and the transports only the core; the agent assembles them; the command line (the app) runs the
 agent; the test kit drives any of them, and no production module imports it."""
 APP_MODULES = ("cascade.cli", "cascade.prepare")
+APP_PACKAGE = "cascade.apps"
+"""The apps behind the command line (phone, demo, config) belong to the app layer too."""
 
 
 def layer(module: str) -> str:
     """The layer of a cascade module (see :data:`MAY_IMPORT`)."""
-    if module in APP_MODULES:
+    if module in APP_MODULES or module == APP_PACKAGE or module.startswith(APP_PACKAGE + "."):
         return "app"
     parts = module.split(".")
     if len(parts) > 1 and parts[1] in {*STAGES, "transports", "agent", "testing"}:

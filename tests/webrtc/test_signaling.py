@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from cascade.apps.demo import PAGE_DIR
 from cascade.pipeline import Pipeline
-from cascade.transports.webrtc_cli import PAGE_DIR
 from cascade.transports.webrtc_signaling import OfferError, WebRTCOptions, validate_offer_sdp
 from tests.webrtc.conftest import AUTH, serve
 from tests.webrtc.peer import Caller, wait_for
@@ -190,7 +190,8 @@ agent_instance = _Agent()
 
 
 def test_agent_specs_resolve_to_factory_and_startup() -> None:
-    from cascade.transports.webrtc_cli import load_agent
+    from cascade.agent.config_sources import ConfigError
+    from cascade.apps.demo import resolve_agent as load_agent
 
     factory, startup = load_agent("tests.webrtc.agents:scripted")
     assert startup is None and isinstance(factory(), Pipeline)
@@ -198,10 +199,8 @@ def test_agent_specs_resolve_to_factory_and_startup() -> None:
     assert startup is not None and isinstance(factory(), Pipeline)
     factory, startup = load_agent("tests.webrtc.test_signaling:_Agent")
     assert startup is not None
-    import typer
-
     for bad in ("nocolon", "no.such.module:x", "tests.webrtc.agents:missing"):
-        with pytest.raises(typer.BadParameter):
+        with pytest.raises(ConfigError, match=r"demo\.agent"):
             load_agent(bad)
 
 

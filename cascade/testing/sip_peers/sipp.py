@@ -211,6 +211,22 @@ def refused_scenario(expected: int, sdp: str | None = None) -> str:
     return _wrap(f"cascade refused {expected}", body)
 
 
+def options_scenario(expected: int) -> str:
+    """An OPTIONS ping (what a proxy's health check sends) that must get ``expected``."""
+    body = f"""  <send retrans="500">
+    <![CDATA[
+OPTIONS sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+{_HEADERS.replace("[peer_tag_param]", "")}
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="{expected}"/>
+"""
+    return _wrap(f"cascade OPTIONS {expected}", body)
+
+
 def transfer_scenario(record_port: int | str, pcap: str) -> str:
     """Call; expect the bot's REFER, accept it (202), report success (NOTIFY 200), expect BYE."""
     notify = """  <send retrans="500">

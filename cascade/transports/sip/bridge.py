@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from cascade.pipeline import Pipeline
+from cascade.readiness import Readiness
 from cascade.transports.sip.call import SipCall
 from cascade.transports.sip.control import CallControl
 from cascade.transports.sip.options import BridgeOptions
@@ -70,6 +71,10 @@ class PhoneBridge:
         factory: builds the pipeline for a call (sync or async).
         options: SIP and session settings.
         transfer_targets: destinations the LLM may transfer to (name → SIP URI).
+        startup: awaited once when the bridge starts (load the models, start the LLM server).
+            The SIP port opens first; until ``startup`` is done, INVITE and OPTIONS get 503 with
+            ``Retry-After`` (:attr:`readiness`), so no caller is answered into silence. If it
+            raises, :meth:`run` raises it.
     """
 
     def __init__(
@@ -78,11 +83,14 @@ class PhoneBridge:
         options: BridgeOptions | None = None,
         *,
         transfer_targets: dict[str, str] | None = None,
+        startup: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.factory = factory
         self.options = options or BridgeOptions()
         self.transfer_targets = transfer_targets or {}
-        self.ua = SipUserAgent(self.options.sip, self._handle)
+        self.startup = startup
+        self.readiness = Readiness()
+        self.ua = SipUserAgent(self.options.sip, self._handle, self.readiness)
         self.finished: list[CallRecord] = []
         self.call_ended = anyio.Event()
         """Set (and replaced) each time a call finishes; tests wait on it."""
@@ -100,10 +108,12 @@ class PhoneBridge:
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[PhoneBridge] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        """Serve calls until cancelled."""
+        """Serve calls until cancelled (``started`` once the port is open, before :attr:`startup`)."""
         async with anyio.create_task_group() as tg:
             await tg.start(self.ua.run)
             task_status.started(self)
+            await self.readiness.prepare(self.startup)
+            log.info("ready for calls on port %d", self.port)
 
     async def _handle(self, call: SipCall) -> None:
         transport = SipTransport(

@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from cascade.readiness import Readiness
 from cascade.transports.sip.address import NameAddr, Via, new_tag
 from cascade.transports.sip.admission import Admission
 from cascade.transports.sip.call import SipCall
@@ -65,9 +66,11 @@ class UserAgentStats:
 class SipUserAgent:
     """Listens for calls and hands each answered one to ``on_call``. Run it with :meth:`run`."""
 
-    def __init__(self, options: SipOptions, on_call: CallHandler) -> None:
+    def __init__(self, options: SipOptions, on_call: CallHandler, readiness: Readiness | None = None) -> None:
         self.options = options
         self.on_call = on_call
+        self.readiness = readiness or Readiness("ready")
+        """Until it is ready, INVITE and OPTIONS get 503 (the app is preparing its models)."""
         self.network = SipNetwork(options.host, options.port, options.transports, self._on_datagram)
         self.transactions = SipTransactions(options, self.network)
         self.invites: InviteServer[SipCall] = InviteServer(self.transactions, self._spawn)
@@ -251,8 +254,12 @@ class SipUserAgent:
         if method == "INVITE":
             await self._on_invite(request, peer, branch)
         elif method == "OPTIONS":
-            if self.admission.admit(request, peer) is not None:
+            if self.admission.admit(request, peer) is None:
+                return
+            if self.readiness.ready:
                 await self.transactions.respond_options(request, peer)
+            else:
+                await respond(request, peer, 503, "Service Unavailable", **self._not_ready())
         elif method in ("BYE", "INFO", "NOTIFY", "REFER", "PRACK", "UPDATE"):
             await respond(request, peer, 481, "Call/Transaction Does Not Exist")
         elif method in ("REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE"):
@@ -274,6 +281,10 @@ class SipUserAgent:
             else:
                 log.warning("refused INVITE from %s: not in allow_from and no auth configured", peer)
                 await final(tx, 403, "Forbidden", to_tag=new_tag())
+            return
+        if not self.readiness.ready:
+            self.stats.rejected += 1
+            await final(tx, 503, "Service Unavailable", to_tag=new_tag(), **self._not_ready())
             return
         if self.active_calls >= self.options.max_calls:
             self.stats.rejected += 1
@@ -314,6 +325,9 @@ class SipUserAgent:
         self.stats.calls += 1
         await self.invites.provisional(tx, 100, "Trying")
         self._spawn(self._run_call, call, tx)
+
+    def _not_ready(self) -> dict[str, object]:
+        return {"headers": [("Retry-After", "10")], "warning": self.readiness.reason}
 
     async def _run_call(self, call: SipCall, tx: InviteTransaction[SipCall]) -> None:
         try:
