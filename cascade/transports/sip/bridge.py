@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from cascade.pipeline import Pipeline
+from cascade.session import report_error
 from cascade.transports.sip.call import SipCall
 from cascade.transports.sip.control import CallControl
 from cascade.transports.sip.options import BridgeOptions
@@ -115,6 +116,7 @@ class PhoneBridge:
         )
         record = CallRecord(call.call_id, call.caller, "")
         log.info("call %s from %s (%s)", call.call_id, call.caller, call.peer)
+        pipeline: Pipeline | None = None
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(call.media.receive_loop)
@@ -126,6 +128,8 @@ class PhoneBridge:
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
             log.exception("call %s: session failed", call.call_id)
+            if pipeline is None:  # a session that ran was reported by the pipeline itself
+                report_error("session", exc)
             await call.hang_up("session error")
         finally:
             with anyio.CancelScope(shield=True):
