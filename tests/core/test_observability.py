@@ -275,3 +275,12 @@ def test_otlp_endpoint_without_an_exporter_is_said_once(
         assert "pip install opentelemetry-exporter-otlp-proto-http" in warnings[0].getMessage()
     with install_observability(MetricsSettings(otel=False), app="phone", registry=registry) as obs:
         assert obs.tracer_provider is None
+
+
+def test_bad_settings_are_refused_naming_the_field() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="port"):
+        MetricsSettings(port=70000)
+    with pytest.raises(ValidationError, match="prot"):
+        MetricsSettings.model_validate({"prot": 9464})
