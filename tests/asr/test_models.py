@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -23,10 +24,15 @@ def test_tiny_en_is_the_shipped_default() -> None:
     assert path == tiny_en_path() and (path / "model.bin").is_file()
 
 
-def test_base_is_assembled_once_and_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_base_is_assembled_once_and_verified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("CASCADE_CACHE", str(tmp_path))
-    first = Path(resolve_model("base", progress=False))
+    with caplog.at_level(logging.INFO, "cascade.asr"):
+        first = Path(resolve_model("base", progress=False))
     assert first == tmp_path / "models" / "whisper-base"
+    said = [record.getMessage() for record in caplog.records]  # the step, as plain log lines
+    assert said[0] == f"assembling Whisper base into {first} ..." and "done in" in said[1]
     assert (first / ".assembled").read_text().strip() == models.BASE_SHA256
     stamp = (first / "model.bin").stat().st_mtime_ns
     assert Path(resolve_model("base", progress=False)) == first  # second call only checks

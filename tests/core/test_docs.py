@@ -42,6 +42,9 @@ LIGHT_DOCTESTS = [
     "cascade.llm.chat",
     "cascade.llm.tools",
     "cascade.transports.webrtc_signaling",
+    "cascade.metrics_export",
+    "cascade.logs",
+    "cascade.progress",
 ]
 """Modules whose docstring examples load no model (they build stages, they do not start them)."""
 

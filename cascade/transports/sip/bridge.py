@@ -20,6 +20,8 @@ import anyio
 
 from cascade.pipeline import Pipeline
 from cascade.readiness import Readiness
+from cascade.session import report_error
+from cascade.stage import first_error
 from cascade.transports.sip.call import SipCall
 from cascade.transports.sip.control import CallControl
 from cascade.transports.sip.options import BridgeOptions
@@ -125,6 +127,7 @@ class PhoneBridge:
         )
         record = CallRecord(call.call_id, call.caller, "")
         log.info("call %s from %s (%s)", call.call_id, call.caller, call.peer)
+        pipeline: Pipeline | None = None
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(call.media.receive_loop)
@@ -134,8 +137,11 @@ class PhoneBridge:
                 await pipeline.run(transport)
                 tg.cancel_scope.cancel()
         except Exception as exc:
-            record.error = f"{type(exc).__name__}: {exc}"
+            error = first_error(exc)  # not the task group around it
+            record.error = f"{type(error).__name__}: {error}"
             log.exception("call %s: session failed", call.call_id)
+            if pipeline is None:  # a session that ran was reported by the pipeline itself
+                report_error("session", error)
             await call.hang_up("session error")
         finally:
             with anyio.CancelScope(shield=True):
