@@ -23,6 +23,7 @@ from cascade.apps.demo import demo
 from cascade.apps.phone import phone
 from cascade.errors import describe_error
 from cascade.llm.cli import app as llm_app
+from cascade.logs import configure_logging
 from cascade.prepare import prepare_all
 from cascade.tts.cli import app as tts_app
 
@@ -45,14 +46,14 @@ _debug = False
 def main_options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", envvar="CASCADE_LOG_JSON", help="Logs as one JSON object per line.")
+    ] = False,
 ) -> None:
     """Set up logging for every subcommand."""
     global _debug
     _debug = debug
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.DEBUG if verbose else logging.INFO, json=log_json)
 
 
 @app.command()

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cascade.clock import Clock
+from cascade.errors import CascadeError
 from cascade.metrics_export import CascadeMetrics, LogObserver, OpenTelemetryObserver, prometheus_metrics
 from cascade.session import SessionContext, SessionHook, add_session_hook
 from cascade.tracing import SessionSpan, otlp_tracer_provider, tracing_wanted
@@ -68,7 +69,7 @@ class MetricsSettings(BaseModel):
     """Also log each finished turn as one JSON line on the ``cascade.turns`` logger."""
 
 
-class MetricsServerError(RuntimeError):
+class MetricsServerError(CascadeError, RuntimeError):
     """The metrics server could not start; the message says why and what to do."""
 
 

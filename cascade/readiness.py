@@ -23,6 +23,7 @@ from typing import Any, Literal
 import anyio
 
 from cascade.errors import describe_error
+from cascade.session import report_error
 
 log = logging.getLogger("cascade.readiness")
 
@@ -50,6 +51,7 @@ class Readiness:
                 await startup()
         except Exception as exc:
             self.state, self.error = "failed", exc
+            report_error("prepare", exc)
             raise
         else:
             self.state = "ready"

@@ -49,6 +49,7 @@ from cascade.agent.config_sources import (
 )
 from cascade.asr.options import StreamingOptions, WhisperOptions
 from cascade.llm.server import ServerOptions
+from cascade.observability import MetricsSettings
 from cascade.turn.options import TurnOptions
 from cascade.vad import VADOptions
 
@@ -132,6 +133,8 @@ class AgentConfig(BaseSettings):
 
     phone: PhoneSettings = Field(default_factory=PhoneSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    """Prometheus ``/metrics`` (``port``), OpenTelemetry traces and turn logs of ``phone``/``demo``."""
 
     @classmethod
     def settings_customise_sources(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +17,7 @@ import typer
 from cascade.agent.config import AgentConfig
 from cascade.agent.config_sources import ConfigError
 from cascade.apps.loading import load_target
+from cascade.observability import install_observability
 
 if TYPE_CHECKING:
     from cascade.transports.webrtc_signaling import PipelineFactory, Startup, WebRTCServer
@@ -72,8 +74,14 @@ def build_server(config: AgentConfig) -> tuple[WebRTCServer, str | None]:
     return WebRTCServer(factory, options, page_dir=page, on_startup=startup), token
 
 
-async def serve_demo(server: WebRTCServer, host: str, port: int, token: str | None) -> None:
-    """Serve until SIGINT/SIGTERM; raise what preparing the agent raised."""
+async def serve_demo(
+    server: WebRTCServer,
+    host: str,
+    port: int,
+    token: str | None,
+    on_ready: Callable[[], object] = lambda: None,
+) -> None:
+    """Serve until SIGINT/SIGTERM (``on_ready`` once prepared); raise what preparing raised."""
     import anyio
 
     from cascade.apps.serving import bind_socket, cancel_on_signals, serve_asgi
@@ -88,6 +96,7 @@ async def serve_demo(server: WebRTCServer, host: str, port: int, token: str | No
         await server.readiness.wait()
         if server.readiness.error is not None:
             raise server.readiness.error
+        on_ready()
         query = f"?token={token}" if token else ""
         typer.echo(f"cascade demo: open http://{host}:{port}/{query}", err=True)
 
@@ -113,6 +122,7 @@ def demo(
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="Origin allowed to call the API cross-site (repeatable).")
     ] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics on this port.")] = None,
 ) -> None:
     """Serve the WebRTC demo: open the printed address in Chromium or Firefox and talk."""
     import anyio
@@ -127,7 +137,10 @@ def demo(
         "demo.page": page,
         "demo.app_dir": app_dir,
         "demo.cors_origins": cors_origin,
+        "metrics.port": metrics_port,
     }
     settings = AgentConfig.load(config, **overrides)
     server, offer_token = build_server(settings)
-    anyio.run(serve_demo, server, settings.demo.host, settings.demo.port, offer_token)
+    demo = settings.demo
+    with install_observability(settings.metrics, app="demo") as observability:
+        anyio.run(serve_demo, server, demo.host, demo.port, offer_token, observability.set_ready)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +17,7 @@ import typer
 from cascade.agent.config import AgentConfig
 from cascade.agent.config_sources import ConfigError
 from cascade.apps.loading import load_target
+from cascade.observability import install_observability
 
 if TYPE_CHECKING:
     from cascade.transports.sip import PhoneBridge
@@ -49,8 +51,10 @@ def build_bridge(config: AgentConfig) -> PhoneBridge:
     return PhoneBridge(factory, options, transfer_targets=phone.transfer, startup=startup)
 
 
-async def serve_phone(bridge: PhoneBridge, health_port: int | None) -> None:
-    """Run the bridge (and its health endpoints) until SIGINT/SIGTERM."""
+async def serve_phone(
+    bridge: PhoneBridge, health_port: int | None, on_ready: Callable[[], object] = lambda: None
+) -> None:
+    """Run the bridge (and its health endpoints) until SIGINT/SIGTERM; ``on_ready`` once prepared."""
     import anyio
 
     from cascade.apps.serving import bind_socket, cancel_on_signals, serve_asgi
@@ -67,6 +71,7 @@ async def serve_phone(bridge: PhoneBridge, health_port: int | None) -> None:
         )
         await bridge.readiness.wait()
         if bridge.readiness.ready:
+            on_ready()
             typer.echo("cascade phone: ready for calls", err=True)
 
 
@@ -122,6 +127,7 @@ def phone(
     health_port: Annotated[
         int | None, typer.Option(help="Serve /healthz and /livez over HTTP on this port.")
     ] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics on this port.")] = None,
 ) -> None:
     """Answer SIP calls: each call runs the agent's pipeline until someone hangs up."""
     import anyio
@@ -140,7 +146,9 @@ def phone(
         "phone.sip.rtp_timeout": rtp_timeout,
         "phone.transfer": _pairs(transfer, "--transfer", "="),
         "phone.health_port": health_port,
+        "metrics.port": metrics_port,
     }
     settings = AgentConfig.load(config, **overrides)
     bridge = build_bridge(settings)
-    anyio.run(serve_phone, bridge, settings.phone.health_port)
+    with install_observability(settings.metrics, app="phone") as observability:
+        anyio.run(serve_phone, bridge, settings.phone.health_port, observability.set_ready)

@@ -67,6 +67,7 @@ from starlette.staticfiles import StaticFiles
 
 from cascade.pipeline import Pipeline
 from cascade.readiness import Readiness
+from cascade.session import report_error
 from cascade.transports.http_health import health_routes
 from cascade.transports.webrtc import WebRTCTransport
 from cascade.transports.webrtc_sessions import SessionRegistry, WebRTCSession, close_peer_connection
@@ -284,6 +285,7 @@ class WebRTCServer:
             return _error(400, str(exc))
         except PipelineBuildError as exc:
             log.exception("pipeline factory failed")
+            report_error("session", exc)
             return _error(500, str(exc))
         self.registry.start(session)
         return JSONResponse({"type": "answer", "sdp": answer, "session_id": session.id})

@@ -125,12 +125,13 @@ def probe(url: str, limit: float = 30.0) -> httpx.Response:
 @pytest.mark.integration
 @pytest.mark.parametrize("app", ["demo", "phone"])
 def test_http_probes_say_503_while_preparing_then_200(app: str, tmp_path: Path) -> None:
-    ready, http = tmp_path / "ready", free_port()
+    ready, http, metrics = tmp_path / "ready", free_port(), free_port()
     if app == "demo":
         args = ["demo", "--agent", "tests.apps.slow_agent:agent", "--no-token", "--port", str(http)]
     else:
         args = ["phone", "--factory", "tests.apps.slow_agent:agent", "--port", str(free_port_both())]
         args += ["--health-port", str(http)]
+    args += ["--metrics-port", str(metrics)]
     base = f"http://127.0.0.1:{http}"
     with app_process(*args, ready_file=ready) as process:
         preparing = probe(f"{base}/healthz")
@@ -144,6 +145,8 @@ def test_http_probes_say_503_while_preparing_then_200(app: str, tmp_path: Path) 
         while probe(f"{base}/healthz").status_code != 200:
             assert time.monotonic() < deadline, "never became ready"
             time.sleep(0.1)
+        scraped = probe(f"http://127.0.0.1:{metrics}/metrics").text
+        assert f'cascade_ready{{app="{app}"}} 1.0' in scraped
     assert process.returncode in (0, 130), process.stderr.read() if process.stderr else ""
 
 
