@@ -120,7 +120,7 @@ class Pipeline(Stage):
         Returns the finished session (its ``metrics`` hold the per-turn timelines). A failing stage
         ends the session with :class:`~cascade.stage.StageError` naming it; no task outlives this.
         """
-        ctx = SessionContext(clock=clock or transport.clock, metrics=metrics)
+        ctx = SessionContext(clock=clock or transport.clock, metrics=metrics, info=transport.session_info())
         source, sink = transport.source(), transport.sink()
         check_chain(self.stages, source.outputs, source=source.name)
         check_chain([sink], tuple({*source.outputs, *self.outputs}), source=self.stages[-1].name)

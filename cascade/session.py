@@ -8,6 +8,7 @@ from typing import Any, Protocol, TypeVar
 from cascade.clock import Clock, RealClock
 from cascade.frames import Frame, Interrupt
 from cascade.metrics import MetricsCollector
+from cascade.session_info import SessionInfo
 
 log = logging.getLogger("cascade.session")
 
@@ -41,9 +42,16 @@ class SessionContext:
     bypassing the data queues, so they are never stuck behind queued audio.
     """
 
-    def __init__(self, clock: Clock | None = None, metrics: MetricsCollector | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        metrics: MetricsCollector | None = None,
+        info: SessionInfo | None = None,
+    ) -> None:
         self.clock: Clock = clock or RealClock()
         self.metrics = metrics or MetricsCollector()
+        self.info = info or SessionInfo()
+        """Who the session is with (from the transport; a fresh local id without one)."""
         self.generation = 0
         """Current interruption generation; bumped by :meth:`interrupt`."""
         self._sticky: dict[type[Frame], Frame] = {}
