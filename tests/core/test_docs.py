@@ -36,6 +36,10 @@ LIGHT_DOCTESTS = [
     "cascade.turn.decider",
     "cascade.llm.chat",
     "cascade.llm.tools",
+    "cascade.llm.run_context",
+    "cascade.session_info",
+    "cascade.agent.hooks",
+    "cascade.agent.observer",
     "cascade.transports.webrtc_signaling",
 ]
 """Modules whose docstring examples load no model (they build stages, they do not start them)."""
