@@ -32,12 +32,22 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+# The agent, the tool decorator and the tool context are named here too (from the layers above the
+# core: looked up by name only, so the core imports nothing above it):
+#
+#     from cascade import AgentConfig, RunContext, VoiceAgent, tool
+
 # Names are imported on first use: ``import cascade`` (a CLI start, a subprocess that needs one
 # submodule) does not pay for pydantic, anyio and asyncio until a pipeline is built.
 _WHERE = {
     "Clock": "cascade.clock",
     "RealClock": "cascade.clock",
     "VirtualClock": "cascade.clock",
+    "AgentConfig": "cascade.agent.config",
+    "VoiceAgent": "cascade.agent.agent",
+    "RunContext": "cascade.llm.run_context",
+    "Tool": "cascade.llm.tools",
+    "tool": "cascade.llm.tools",
     "MetricsCollector": "cascade.metrics",
     "TurnTimeline": "cascade.metrics",
     "Parallel": "cascade.pipeline",
@@ -49,17 +59,22 @@ _WHERE = {
 }
 
 __all__ = [
+    "AgentConfig",
     "Clock",
     "MetricsCollector",
     "Parallel",
     "Pipeline",
     "PipelineTypeError",
     "RealClock",
+    "RunContext",
     "SessionContext",
     "Stage",
     "StageError",
+    "Tool",
     "TurnTimeline",
     "VirtualClock",
+    "VoiceAgent",
+    "tool",
 ]
 
 

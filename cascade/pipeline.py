@@ -122,7 +122,12 @@ class Pipeline(Stage):
         The process's session hooks (:func:`~cascade.session.add_session_hook`) hear of its start
         and end.
         """
-        ctx = SessionContext(clock=clock or transport.clock, metrics=metrics, hooks=session_hooks())
+        ctx = SessionContext(
+            clock=clock or transport.clock,
+            metrics=metrics,
+            hooks=session_hooks(),
+            info=transport.session_info(),
+        )
         source, sink = transport.source(), transport.sink()
         check_chain(self.stages, source.outputs, source=source.name)
         check_chain([sink], tuple({*source.outputs, *self.outputs}), source=self.stages[-1].name)

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 from cascade.clock import Clock, RealClock
 from cascade.frames import ErrorFrame, Frame, Interrupt
 from cascade.metrics import MetricsCollector
+from cascade.session_info import SessionInfo
 
 log = logging.getLogger("cascade.session")
 
@@ -107,12 +108,15 @@ class SessionContext:
         clock: Clock | None = None,
         metrics: MetricsCollector | None = None,
         hooks: Sequence[SessionHook] = (),
+        info: SessionInfo | None = None,
     ) -> None:
         """``hooks`` hear of this session (:meth:`~cascade.pipeline.Pipeline.run` passes the
-        process's, :func:`session_hooks`)."""
+        process's, :func:`session_hooks`); ``info`` says who it is with (from the transport; a
+        fresh local id without one)."""
         self.clock: Clock = clock or RealClock()
         self.metrics = metrics or MetricsCollector()
         self.hooks = tuple(hooks)
+        self.info = info or SessionInfo()
         self.generation = 0
         """Current interruption generation; bumped by :meth:`interrupt`."""
         self._sticky: dict[type[Frame], Frame] = {}

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from cascade.channel import FrameReceive, FrameSend
 from cascade.clock import Clock
 from cascade.session import SessionContext
+from cascade.session_info import SessionInfo
 from cascade.stage import Stage, StageRuntime
 
 
@@ -44,6 +45,14 @@ class Transport(ABC):
 
     clock: Clock | None = None
     """The session clock to use (``None``: real time)."""
+
+    kind: str = "custom"
+    """What carries the session (``SessionInfo.transport``): ``"sip"``, ``"webrtc"``, ``"file"``."""
+
+    def session_info(self) -> SessionInfo:
+        """Who the session run on this transport is with (called once as it starts). The default
+        knows only the kind; transports that know the caller or can end the call say more."""
+        return SessionInfo(transport=self.kind)
 
     @abstractmethod
     def source(self) -> Source:

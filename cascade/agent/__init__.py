@@ -11,6 +11,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cascade.agent.agent import AgentError, VoiceAgent
     from cascade.agent.config import AgentConfig, LLMSettings, TTSSettings
+    from cascade.agent.hooks import (
+        AgentEvent,
+        AgentHooks,
+        BotSpoke,
+        SessionEnded,
+        ToolCalled,
+        TranscriptLine,
+        TurnEnded,
+        UserSpoke,
+    )
+    from cascade.agent.observer import HookStage
     from cascade.agent.phone import phone_pipeline
 
 _WHERE = {
@@ -20,9 +31,39 @@ _WHERE = {
     "LLMSettings": "cascade.agent.config",
     "TTSSettings": "cascade.agent.config",
     "phone_pipeline": "cascade.agent.phone",
+    **dict.fromkeys(
+        [
+            "AgentEvent",
+            "AgentHooks",
+            "BotSpoke",
+            "SessionEnded",
+            "ToolCalled",
+            "TranscriptLine",
+            "TurnEnded",
+            "UserSpoke",
+        ],
+        "cascade.agent.hooks",
+    ),
+    "HookStage": "cascade.agent.observer",
 }
 
-__all__ = ["AgentConfig", "AgentError", "LLMSettings", "TTSSettings", "VoiceAgent", "phone_pipeline"]
+__all__ = [
+    "AgentConfig",
+    "AgentError",
+    "AgentEvent",
+    "AgentHooks",
+    "BotSpoke",
+    "HookStage",
+    "LLMSettings",
+    "SessionEnded",
+    "TTSSettings",
+    "ToolCalled",
+    "TranscriptLine",
+    "TurnEnded",
+    "UserSpoke",
+    "VoiceAgent",
+    "phone_pipeline",
+]
 
 
 def __getattr__(name: str) -> Any:

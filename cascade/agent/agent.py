@@ -26,6 +26,32 @@ a recorded question; the file transport writes the spoken reply and a JSON trans
 
 Models are loaded once per agent and shared by every session it runs (one process can serve
 many WebRTC or phone sessions); each session gets fresh stages and its own conversation.
+
+Tools may take the session's :class:`~cascade.llm.run_context.RunContext` (the caller, per-session
+``userdata`` made by the agent's ``userdata`` factory, ``say``, ``hang_up``), and callbacks
+registered with :meth:`VoiceAgent.on` see the session's events (:mod:`cascade.agent.hooks`):
+
+>>> from cascade.agent.hooks import BotSpoke, SessionEnded, UserSpoke
+>>> from cascade.llm import RunContext, tool
+>>> @tool
+... async def take_order(item: str, ctx: RunContext) -> str:
+...     "Add an item to the caller's order."
+...     ctx.userdata["order"].append(item)
+...     return f"Added {item}; the order is {', '.join(ctx.userdata['order'])}."
+>>> agent = VoiceAgent(AgentConfig(llm=llm), tools=[take_order], userdata=lambda: {"order": []})
+>>> lines = []
+>>> @agent.on(UserSpoke)
+... async def caller_said(event: UserSpoke) -> None:
+...     lines.append(("caller", event.text))
+>>> @agent.on(BotSpoke)
+... async def bot_said(event: BotSpoke) -> None:
+...     lines.append(("bot", event.text))
+>>> session = anyio.run(agent.run, FileTransport("examples/question.wav"))
+>>> [who for who, _ in lines]
+['caller', 'bot']
+>>> lines[0][1]
+'What are your opening hours on Saturday?'
+>>> agent.stop_server()
 """
 
 from __future__ import annotations
@@ -33,14 +59,16 @@ from __future__ import annotations
 import gc
 import importlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import anyio
 
 from cascade.agent.config import AgentConfig
+from cascade.agent.hooks import AgentEvent, AgentHooks, Hook
 from cascade.agent.keypad import KeypadInput
+from cascade.agent.observer import HookStage
 from cascade.clock import Clock
 from cascade.errors import CascadeError
 from cascade.frames import TextToSpeak
@@ -55,6 +83,8 @@ from cascade.stage import Stage
 from cascade.transport import Transport
 
 log = logging.getLogger("cascade.agent")
+
+E = TypeVar("E", bound=AgentEvent)
 
 
 class AgentError(CascadeError, RuntimeError):
@@ -112,7 +142,9 @@ def freeze_loaded_objects() -> None:
 class VoiceAgent:
     """Builds and runs the default voice pipeline from an :class:`AgentConfig`.
 
-    ``tools`` adds Python tools to those named in ``config.llm.tools``.
+    ``tools`` adds Python tools to those named in ``config.llm.tools``. ``userdata`` makes each
+    session's ``RunContext.userdata`` (called once per session; a fresh dict when not given).
+    ``hooks`` holds the callbacks (:meth:`on` adds to it).
     """
 
     def __init__(
@@ -120,14 +152,29 @@ class VoiceAgent:
         config: AgentConfig | None = None,
         *,
         tools: Sequence[Tool | ToolFunction] = (),
+        userdata: Callable[[], Any] | None = None,
+        hooks: AgentHooks | None = None,
     ) -> None:
         self.config = config or AgentConfig()
         self.tools = [*(load_tool(spec) for spec in self.config.llm.tools), *tools]
+        self.userdata: Callable[[], Any] = userdata or dict
+        self.hooks = hooks or AgentHooks()
         self.knowledge = read_knowledge(self.config.llm.knowledge, self.config.llm.knowledge_text)
         self._shared: dict[str, Any] = {}
         self._preparing: anyio.Lock | None = None
         self.prepared = False
         """Every model is loaded and the LLM server answers (after :meth:`prepare`)."""
+
+    @overload
+    def on(self, kind: type[E]) -> Callable[[Hook[E]], Hook[E]]: ...
+
+    @overload
+    def on(self, kind: type[E], fn: Hook[E]) -> Hook[E]: ...
+
+    def on(self, kind: type[E], fn: Hook[E] | None = None) -> Hook[E] | Callable[[Hook[E]], Hook[E]]:
+        """Call ``fn`` with each event of type ``kind`` in every session (a decorator without
+        ``fn``); see :mod:`cascade.agent.hooks` for the events and how callbacks run."""
+        return self.hooks.on(kind) if fn is None else self.hooks.on(kind, fn)
 
     # --- models shared by every session -----------------------------------------------------
 
@@ -221,7 +268,8 @@ class VoiceAgent:
         """Fresh stages for one session, sharing the loaded models.
 
         ``extra_tools`` are added for this session only (e.g. a phone call's hang-up and
-        transfer); ``keypad`` turns DTMF key presses into caller turns.
+        transfer); ``keypad`` turns DTMF key presses into caller turns. With hooks registered, a
+        :class:`~cascade.agent.observer.HookStage` at the end feeds them.
         """
         from cascade.asr.stage import WhisperASR
         from cascade.turn.taker import TurnTaker
@@ -244,10 +292,13 @@ class VoiceAgent:
         if keypad:
             stages.append(KeypadInput())
         # the monitor after the TTS tells the turn-taker what is being played (resume, echo)
-        stages += [self._llm_stage(extra_tools), self._tts_stage()]
+        userdata = self.userdata()
+        stages += [self._llm_stage(extra_tools, userdata), self._tts_stage()]
+        if self.hooks:
+            stages.append(HookStage(self.hooks, userdata=userdata))
         return Pipeline(stages, name="VoiceAgent")
 
-    def _llm_stage(self, extra_tools: Sequence[Tool] = ()) -> ChatLLM:
+    def _llm_stage(self, extra_tools: Sequence[Tool] = (), userdata: Any = None) -> ChatLLM:
         cfg = self.config.llm
         server = self._shared.get("llm_server")
         options = ChatLLMOptions(
@@ -259,7 +310,7 @@ class VoiceAgent:
             context=ContextOptions(system_prompt=cfg.system_prompt, knowledge=self.knowledge),
             server=self._server_options(),
         )
-        return ChatLLM(options, tools=[*self.tools, *extra_tools])
+        return ChatLLM(options, tools=[*self.tools, *extra_tools], userdata=userdata)
 
     def _tts_stage(self) -> Stage:
         from cascade.tts.chunker import ChunkerOptions

@@ -30,16 +30,19 @@ True
 
 from cascade.llm.chat import ChatLLM, ChatLLMOptions
 from cascade.llm.context import ContextOptions, ContextOverflowError, Conversation
+from cascade.llm.run_context import CallControlUnavailable, RunContext
 from cascade.llm.server import EmbeddedServer, ServerOptions, get_or_start_server, stop_server
 from cascade.llm.tools import Tool, tool
 
 __all__ = [
+    "CallControlUnavailable",
     "ChatLLM",
     "ChatLLMOptions",
     "ContextOptions",
     "ContextOverflowError",
     "Conversation",
     "EmbeddedServer",
+    "RunContext",
     "ServerOptions",
     "Tool",
     "get_or_start_server",

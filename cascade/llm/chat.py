@@ -109,16 +109,24 @@ class ChatLLM(Stage):
         options: ChatLLMOptions | None = None,
         *,
         tools: list[Tool | ToolFunction] | tuple[Tool | ToolFunction, ...] = (),
+        userdata: Any = None,
         name: str | None = None,
         **overrides: Any,
     ) -> None:
-        """``options`` (or keyword ``overrides`` of its fields, e.g. ``base_url=...``) and tools."""
+        """``options`` (or keyword ``overrides`` of its fields, e.g. ``base_url=...``) and tools.
+
+        ``userdata`` is what tools see as ``RunContext.userdata`` (``None``: a fresh dict each
+        session this stage runs).
+        """
         super().__init__(name=name)
         base = options or ChatLLMOptions()
         self.options = (
             ChatLLMOptions.model_validate({**base.model_dump(), **overrides}) if overrides else base
         )
         self.tools = as_tools(tools)
+        self._userdata = userdata
+        self.userdata: Any = userdata
+        """The ``RunContext.userdata`` of the session running (or last run)."""
         self.conversation = Conversation(self.options.context)
         self.client = LLMClient(self.options, self.tools, self.conversation)
         self._lock = anyio.Lock()
@@ -145,6 +153,7 @@ class ChatLLM(Stage):
     async def start(self) -> None:
         """Connect to the server (starting the embedded one when no base URL is set)."""
         self._plays_audio = False  # until the session says it does
+        self.userdata = {} if self._userdata is None else self._userdata
         await self.client.connect()
 
     async def close(self) -> None:
@@ -202,6 +211,8 @@ class ChatLLM(Stage):
                 turn=turn,
                 response_id=response_id,
                 generation=frame.generation,
+                info=self.ctx.info,
+                userdata=self.userdata,
             )
             reply = _Reply(response_id, frame.generation, turn, tools)
             try:

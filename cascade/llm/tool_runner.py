@@ -4,8 +4,9 @@ A :class:`ToolRunner` belongs to one reply. Each round of calls the model makes 
 (:class:`~cascade.frames.ToolCallRequest`), checked (an unknown tool or bad arguments go back to
 the model as an error it can correct), run in parallel under each tool's timeout on the session
 clock, and answered (:class:`~cascade.frames.ToolCallResult`, and the result in the conversation).
-When the tools take long a filler is spoken once. A barge-in cancels the calls that may be
-cancelled; :meth:`ToolRunner.settle` then records what the interrupted round left.
+When the tools take long a filler is spoken once (unless a tool spoke for itself through its
+:class:`~cascade.llm.run_context.RunContext`). A barge-in cancels the calls that may be cancelled;
+:meth:`ToolRunner.settle` then records what the interrupted round left.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cascade.clock import Clock
 from cascade.frames import Frame, TextToSpeak, ToolCallRequest, ToolCallResult
 from cascade.llm.context import Conversation, Turn
 from cascade.llm.options import ChatLLMOptions
+from cascade.llm.run_context import RunContext
 from cascade.llm.tools import (
     Tool,
     ToolArgumentsError,
@@ -29,6 +31,8 @@ from cascade.llm.tools import (
     loads_arguments,
     with_clock_timeout,
 )
+from cascade.session_info import SessionInfo
+from cascade.stage import first_error
 
 log = logging.getLogger("cascade.llm")
 F = TypeVar("F", bound=Frame)
@@ -39,7 +43,9 @@ _CANCELLED = "Cancelled: the caller interrupted before this finished."
 class ToolRunner:
     """The tool calls of one reply (readable after cancellation).
 
-    ``emit`` sends frames downstream; results join ``turn`` in ``conversation``.
+    ``emit`` sends frames downstream; results join ``turn`` in ``conversation``. Tools that take a
+    :class:`~cascade.llm.run_context.RunContext` get one with the session's ``info`` and
+    ``userdata``.
     """
 
     def __init__(
@@ -53,6 +59,8 @@ class ToolRunner:
         turn: Turn,
         response_id: str,
         generation: int,
+        info: SessionInfo | None = None,
+        userdata: Any = None,
     ) -> None:
         self.tools = tools
         self.options = options
@@ -62,6 +70,8 @@ class ToolRunner:
         self.turn = turn
         self.response_id = response_id
         self.generation = generation
+        self.info = info or SessionInfo()
+        self.userdata: Any = {} if userdata is None else userdata
         self.seen: set[tuple[str, str]] = set()
         """Every call this reply made, by :attr:`ToolCall.key`."""
         self.pending: list[ToolCall] = []
@@ -69,6 +79,7 @@ class ToolRunner:
         self.outcomes: dict[str, ToolOutcome] = {}
         self.filler_said = False
         self.running = 0
+        self._said = 0
 
     def _frame(self, kind: type[F], **fields: Any) -> F:
         """A frame of this reply, now."""
@@ -152,9 +163,23 @@ class ToolRunner:
             )
         return None
 
+    def context(self, call: ToolCall) -> RunContext[Any]:
+        """The session's context for one call (its ``say`` speaks as part of this reply)."""
+        return RunContext(info=self.info, userdata=self.userdata, say=self._say, call_id=call.id)
+
+    async def _say(self, text: str) -> None:
+        """A tool speaks: its words join this reply (and no filler is due any more)."""
+        self.filler_said = True
+        self._said += 1
+        await self.emit(
+            self._frame(TextToSpeak, text=text, response_id=f"{self.response_id}-say-{self._said}")
+        )
+
     async def _run_one(self, call: ToolCall, tool: Tool, args: BaseModel) -> None:
+        context = self.context(call) if tool.takes_context else None
+
         async def work() -> str:
-            return await tool.invoke(args)
+            return await tool.invoke(args, context)
 
         try:
             if tool.cancellable:
@@ -172,7 +197,8 @@ class ToolRunner:
                 )
             else:
                 outcome = ToolOutcome(call, result)
-        except Exception as exc:
+        except Exception as group:
+            exc = first_error(group)  # the tool's own error, not the timeout's task group around it
             log.warning("LLM reply %s: tool %s failed: %r", self.response_id, call.name, exc)
             outcome = ToolOutcome(call, f"'{call.name}' failed: {exc}", is_error=True)
         self.outcomes[call.id] = outcome

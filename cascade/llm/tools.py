@@ -25,7 +25,17 @@ cascade.llm.tools.ToolArgumentsError: city: Field required
 
 A function may also take plain typed parameters (``async def add(a: int, b: int)``); the argument
 model is then built from its signature. The JSON schema sent to the model comes from the pydantic
-model, the description from the docstring. Sync functions run in a worker thread.
+model, the description from the docstring. Sync functions run in a worker thread. A parameter
+annotated :class:`~cascade.llm.run_context.RunContext` is not described to the model: the session's
+context is passed there (who is calling, per-session ``userdata``, ``say``, ``hang_up``):
+
+>>> from cascade.llm import RunContext
+>>> @tool
+... async def book(args: WeatherArgs, ctx: RunContext) -> str:
+...     "Book a table."
+...     return f"Booked in {args.city} for session {ctx.session_id}."
+>>> list(book.schema()["function"]["parameters"]["properties"]), book.takes_context
+(['city'], True)
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from typing import Any, get_type_hints, overload
 import anyio
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from cascade.llm.run_context import RunContext, is_run_context
 from cascade.stage import run_sync_cancellable
 
 ToolFunction = Callable[..., Any]
@@ -74,7 +85,7 @@ class Tool:
         self.timeout = timeout
         self.cancellable = cancellable
         self.filler = filler
-        self.args_model, self._model_param = _arguments_model(fn, self.name)
+        self.args_model, self._model_param, self._context_param = _arguments_model(fn, self.name)
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI ``tools`` entry for this tool."""
@@ -102,12 +113,24 @@ class Tool:
             )
             raise ToolArgumentsError(problems) from None
 
-    async def invoke(self, args: BaseModel) -> str:
-        """Run the tool on validated ``args``; the result as text for the model."""
+    @property
+    def takes_context(self) -> bool:
+        """Whether the function has a :class:`~cascade.llm.run_context.RunContext` parameter."""
+        return self._context_param is not None
+
+    async def invoke(self, args: BaseModel, context: RunContext[Any] | None = None) -> str:
+        """Run the tool on validated ``args`` (and the session's ``context``, for a tool that
+        takes one); the result as text for the model."""
+        kwargs: dict[str, Any] = {}
+        if self._context_param is not None:
+            if context is None:
+                raise TypeError(f"tool '{self.name}' takes a RunContext: pass invoke(args, context)")
+            kwargs[self._context_param] = context
         if self._model_param is not None:
-            call: Callable[[], Any] = lambda: self.fn(args)  # noqa: E731
+            kwargs[self._model_param] = args
         else:
-            call = lambda: self.fn(**{k: getattr(args, k) for k in type(args).model_fields})  # noqa: E731
+            kwargs.update({k: getattr(args, k) for k in type(args).model_fields})
+        call: Callable[[], Any] = lambda: self.fn(**kwargs)  # noqa: E731
         if inspect.iscoroutinefunction(self.fn):
             result = await call()
         else:
@@ -126,15 +149,21 @@ def render_result(result: Any) -> str:
     return json.dumps(result, ensure_ascii=False, default=str)
 
 
-def _arguments_model(fn: ToolFunction, name: str) -> tuple[type[BaseModel], str | None]:
-    """The pydantic model of ``fn``'s arguments and, if it takes one model, that parameter."""
+def _arguments_model(fn: ToolFunction, name: str) -> tuple[type[BaseModel], str | None, str | None]:
+    """The pydantic model of ``fn``'s arguments, the parameter taking that model if it takes one,
+    and the parameter taking the :class:`~cascade.llm.run_context.RunContext` if any."""
     signature = inspect.signature(fn)
     hints = get_type_hints(fn)
     params = list(signature.parameters.values())
+    contexts = [p.name for p in params if is_run_context(hints.get(p.name))]
+    if len(contexts) > 1:
+        raise TypeError(f"tool '{name}': only one parameter may take the RunContext ({', '.join(contexts)})")
+    context = contexts[0] if contexts else None
+    params = [p for p in params if p.name != context]
     if len(params) == 1:
         annotation = hints.get(params[0].name)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            return annotation, params[0].name
+            return annotation, params[0].name, context
     fields: dict[str, Any] = {}
     for param in params:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -145,7 +174,7 @@ def _arguments_model(fn: ToolFunction, name: str) -> tuple[type[BaseModel], str 
         fields[param.name] = (hints[param.name], default)
     model_name = "".join(part.title() for part in name.split("_")) + "Args"
     model = create_model(model_name, __config__=ConfigDict(extra="forbid"), **fields)
-    return model, None
+    return model, None, context
 
 
 @overload

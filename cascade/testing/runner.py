@@ -15,6 +15,7 @@ from cascade.frames import EndOfStream, Frame, Interrupt
 from cascade.metrics import MetricsCollector, TurnTimeline
 from cascade.pipeline import check_chain, run_session
 from cascade.session import SessionContext
+from cascade.session_info import SessionInfo
 from cascade.stage import Stage, raise_stage_error
 from cascade.transport import Source
 
@@ -137,6 +138,7 @@ async def run_stages(
     actions: dict[float, Callable[[SessionContext], None]] | None = None,
     clock: Clock | None = None,
     queue_size: int = 64,
+    info: SessionInfo | None = None,
 ) -> RunResult:
     """Run ``stages`` on ``frames`` and return everything that came out.
 
@@ -144,11 +146,12 @@ async def run_stages(
     one so timers can fire. The clock is virtual unless given: a
     :class:`~cascade.clock.VirtualClock` jumps ahead whenever every task waits, any other clock
     (a :class:`~cascade.clock.RealClock`, for stages doing real network I/O) runs at its own pace.
-    Fails with :class:`LeakedTasksError` if any task outlives the run.
+    ``info`` describes the session (as a transport would: caller, call actions). Fails with
+    :class:`LeakedTasksError` if any task outlives the run.
     """
     clock = clock or VirtualClock()
     result = RunResult()
-    ctx = SessionContext(clock=clock, metrics=MetricsCollector())
+    ctx = SessionContext(clock=clock, metrics=MetricsCollector(), info=info)
     ctx.metrics.subscribe(result.timelines.append)
     result.ctx = ctx
     source = ListSource(frames, tail=tail, actions=actions)

@@ -51,6 +51,8 @@ class FileTransport(Transport):
         clock: session clock (a :class:`~cascade.clock.VirtualClock` in tests).
     """
 
+    kind = "file"
+
     def __init__(
         self,
         inputs: str | Path | Sequence[str | Path],

@@ -64,6 +64,7 @@ from cascade.frames import (
     UserAudioFrame,
 )
 from cascade.metrics import TurnTimeline
+from cascade.session_info import SessionInfo
 from cascade.stage import FrameTypes
 from cascade.transport import Source, Transport
 from cascade.transports.playout import PlayoutSink
@@ -83,6 +84,8 @@ class WebRTCTransport(Transport):
     ``Pipeline.run(transport)`` runs the conversation. ``remote_track`` is the caller's aiortc
     track; ``output`` must be added to the peer connection before the answer is created.
     """
+
+    kind = "webrtc"
 
     def __init__(
         self,
@@ -104,6 +107,12 @@ class WebRTCTransport(Transport):
         """Caller audio received so far (at the pipeline rate)."""
         self._queued: deque[str] = deque(maxlen=MAX_QUEUED_EVENTS)
         self._input_scope: anyio.CancelScope | None = None
+
+    def session_info(self) -> SessionInfo:
+        """The session's id (the one the page was answered with)."""
+        if not self.session_id:
+            return super().session_info()
+        return SessionInfo(session_id=self.session_id, transport=self.kind)
 
     def source(self) -> WebRTCSource:
         """The caller side: decoded, resampled audio from the browser."""

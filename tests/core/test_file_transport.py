@@ -89,3 +89,10 @@ async def test_pipeline_without_speech_output_is_refused_at_run(tmp_path: Path) 
     transport = FileTransport(tone_wav(tmp_path / "q.wav"))
     with pytest.raises(PipelineTypeError, match=r"FileSink.*BotAudioFrame"):
         await Pipeline([FakeASR(["x"]), FakeTurnTaker(), FakeLLM()]).run(transport)
+
+
+def test_a_file_session_says_what_it_is(tmp_path: Path) -> None:
+    transport = FileTransport(tone_wav(tmp_path / "q.wav"))
+    first, second = transport.session_info(), transport.session_info()
+    assert first.transport == "file" and first.caller is None and first.controls is None
+    assert first.session_id != second.session_id  # each session run on it is a new one

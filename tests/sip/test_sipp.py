@@ -12,8 +12,11 @@ import anyio
 import numpy as np
 import pytest
 
-from cascade.frames import DTMFFrame
+from cascade.frames import DTMFFrame, Frame, LLMResponseEnded
+from cascade.llm import RunContext, tool
 from cascade.pipeline import Pipeline
+from cascade.session_info import SessionInfo
+from cascade.stage import Stage
 from cascade.testing.fakes import FakeASR, FakeLLM, FakeTurnTaker
 from cascade.testing.sip_peers.pcap import RtpStreamSpec
 from cascade.testing.sip_peers.recorder import RtpRecorder
@@ -419,6 +422,59 @@ async def test_hang_up_tool_and_rtp_guard(
         assert results == ["The call has ended."]
         assert bridge.finished[0].end_reason == "the agent ended the call"
         assert rms(stream.audio()) > 0.01  # the goodbye was played before the BYE
+
+    await no_leaks(body)
+
+
+class RunToolOnReply(Stage):
+    """Runs a RunContext tool once, after the first reply, with the session's context (as the
+    LLM stage's tool runner builds it)."""
+
+    inputs = (LLMResponseEnded,)
+
+    def __init__(self, results: list[str], infos: list[SessionInfo]) -> None:
+        super().__init__(name="RunToolOnReply")
+        self.results, self.infos = results, infos
+
+    async def process(self, frame: Frame) -> None:
+        await self.emit(frame)
+        if not self.results:
+            self.results.append("pending")
+            self.infos.append(self.ctx.info)
+            self.results[0] = await end_call.invoke(
+                end_call.parse({}), RunContext(info=self.ctx.info, userdata={})
+            )
+
+
+@tool(cancellable=False)
+async def end_call(ctx: RunContext) -> str:
+    """End the call."""
+    return await ctx.hang_up()
+
+
+async def test_a_tool_hangs_up_the_call_through_its_run_context(
+    tmp_path: Path, question_pcap: tuple[Path, float], no_leaks: Check
+) -> None:
+    """The session of a phone call knows the caller and its Call-ID; a tool ends it with hang_up."""
+    results: list[str] = []
+    infos: list[SessionInfo] = []
+
+    def factory(info: CallInfo) -> Pipeline:
+        stages = [FakeASR(["bye"], silence=0.4), FakeTurnTaker(), FakeLLM("Goodbye."), RecordedReply()]
+        return Pipeline([*stages, RunToolOnReply(results, infos)])
+
+    async def body() -> None:
+        with RtpRecorder() as recorder:
+            async with running_bridge(factory) as bridge:
+                scenario = hung_up_by_bridge_scenario(recorder.port, str(question_pcap[0]))
+                await run_sipp(scenario, bridge.port, tmp_path)
+                await wait_until(lambda: bool(bridge.finished), 5)
+        assert results == ["The call has ended."]
+        record = bridge.finished[0]
+        assert record.end_reason == "the agent ended the call"
+        (info,) = infos
+        assert (info.transport, info.call_id, info.session_id) == ("sip", record.call_id, record.call_id)
+        assert info.caller and info.caller in record.caller and info.remote
 
     await no_leaks(body)
 

@@ -134,3 +134,11 @@ async def test_barge_in_silences_the_output_on_the_next_tick() -> None:
     assert ended["interrupted"] and ended["heard_text"].startswith("Sure. The library opens")
     words = "".join(e["text"] for e in events if e["type"] == "bot_words" and e["t"] < t_int)
     assert ended["heard_text"].split()[:3] == words.split()[:3]
+
+
+def test_a_session_is_known_by_the_id_the_page_got() -> None:
+    clock = VirtualClock()
+    info = WebRTCTransport(ClockMic(clock, loud=[], end=0.1), clock=clock, session_id="s1").session_info()
+    assert (info.transport, info.session_id, info.can_hang_up) == ("webrtc", "s1", False)
+    unnamed = WebRTCTransport(ClockMic(clock, loud=[], end=0.1), clock=clock).session_info()
+    assert unnamed.transport == "webrtc" and unnamed.session_id

@@ -122,6 +122,7 @@ class PhoneBridge:
             call, sample_rate=self.options.sample_rate, rtp_timeout=self.options.sip.rtp_timeout
         )
         controls = CallControl(call, transport, transfer_targets=self.transfer_targets)
+        transport.controls = controls  # tools reach it through their RunContext
         info = CallInfo(
             call.call_id, call.caller, call.callee, str(call.peer), call.user, controls, transport
         )

@@ -17,10 +17,13 @@ import anyio
 from cascade.audio import StreamResampler
 from cascade.clock import Clock
 from cascade.frames import DTMFFrame, Frame, Interrupt, UserAudioFrame
+from cascade.session_info import CallActions, SessionInfo
 from cascade.transport import Source, Transport
 from cascade.transports.playout import PlayoutSink
+from cascade.transports.sip.address import SipUri
 from cascade.transports.sip.call import SipCall
 from cascade.transports.sip.media import SAMPLES_PER_PACKET
+from cascade.transports.sip.message import SipParseError
 
 PACKET_SECONDS = 0.02
 
@@ -34,6 +37,8 @@ class SipTransport(Transport):
         rtp_timeout: seconds without RTP (while not on hold) after which the call is hung up.
         clock: the session clock (real time by default).
     """
+
+    kind = "sip"
 
     def __init__(
         self,
@@ -50,6 +55,25 @@ class SipTransport(Transport):
         self.sink_stage: SipSink | None = None
         self.late_ticks = 0
         """Source ticks that ran more than one packet late (the process is overloaded)."""
+        self.controls: CallActions | None = None
+        """Hang-up and transfer for tools (the bridge sets its :class:`~cascade.transports.sip.
+        control.CallControl`)."""
+
+    def session_info(self) -> SessionInfo:
+        """The call: Call-ID, the caller's number (From user), the peer it came from."""
+        call = self.call
+        try:
+            caller = SipUri.parse(call.caller).user or call.caller
+        except SipParseError:
+            caller = call.caller
+        return SessionInfo(
+            session_id=call.call_id,
+            transport=self.kind,
+            caller=caller,
+            remote=str(call.peer),
+            call_id=call.call_id,
+            controls=self.controls,
+        )
 
     def source(self) -> SipSource:
         """Caller side."""
