@@ -2,9 +2,9 @@
 
 Traces are on when asked for (``MetricsSettings.otel``) or, by default, when the standard
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set. They need
-``opentelemetry-sdk`` (extra ``metrics``) and an OTLP exporter package, which cascade does not
-pull in (``pip install opentelemetry-exporter-otlp-proto-http``); without one, a single warning
-says so and traces stay off. Each session is a ``cascade.session`` span, and each of its turns a
+``opentelemetry-sdk`` and an OTLP exporter (both in the extra ``metrics``: OTLP over HTTP; the
+gRPC exporter is used when it is the one installed); without them, a single warning says so and
+traces stay off. Each session is a ``cascade.session`` span, and each of its turns a
 ``cascade.turn`` child span (:class:`~cascade.metrics_export.OpenTelemetryObserver`).
 """
 

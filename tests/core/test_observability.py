@@ -284,3 +284,45 @@ def test_bad_settings_are_refused_naming_the_field() -> None:
         MetricsSettings(port=70000)
     with pytest.raises(ValidationError, match="prot"):
         MetricsSettings.model_validate({"prot": 9464})
+
+
+@pytest.mark.anyio
+async def test_traces_reach_an_otlp_collector_over_http(registry: CollectorRegistry, tmp_path: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    received: list[bytes] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+        settings = MetricsSettings(otel=True, otel_endpoint=endpoint, service_name="cascade-test")
+        with install_observability(settings, app="phone", registry=registry):
+            await two_turn_call(tmp_path)
+        # closing the installation flushes the batch of spans to the collector
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    spans = []
+    for body in received:
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource in request.resource_spans:
+            service = {a.key: a.value.string_value for a in resource.resource.attributes}["service.name"]
+            assert service == "cascade-test"
+            spans += [span.name for scope in resource.scope_spans for span in scope.spans]
+    assert sorted(spans) == ["cascade.session", "cascade.turn", "cascade.turn"]
