@@ -25,7 +25,9 @@ def talk(
     out: Annotated[Path, typer.Option(help="Bot reply WAV (+ .conversation.wav, .json).")] = Path(
         "out/reply.wav"
     ),
-    config: Annotated[Path | None, typer.Option(help="Agent config file (TOML or JSON).")] = None,
+    config: Annotated[
+        Path | None, typer.Option(envvar="CASCADE_CONFIG", help="Config file (TOML or JSON).")
+    ] = None,
     system_prompt: Annotated[str | None, typer.Option(help="The LLM's instructions.")] = None,
     knowledge: Annotated[
         list[Path] | None, typer.Option(help="Text file pre-loaded into the context (repeatable).")
