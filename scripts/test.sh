@@ -8,8 +8,8 @@ scripts/setup.sh test
 # tests that start `sys.executable` or `cascade` get the same environment.
 # shellcheck disable=SC1091
 source .venv/bin/activate
-ruff check cascade tests benchmarks examples
-ruff format --check cascade tests benchmarks examples
+ruff check cascade tests benchmarks examples docs
+ruff format --check cascade tests benchmarks examples docs
 mypy
 # pytest exits 5 when it collected nothing: that is a failure here too (set -e).
 python3 -m pytest --cov=cascade --cov-report=term:skip-covered "$@"
