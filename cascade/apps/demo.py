@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cascade.demo")
 
-PAGE_DIR = Path(__file__).resolve().parents[2] / "examples" / "webrtc_demo" / "static"
-"""The demo page in a source checkout (``examples/webrtc_demo/static``)."""
+PAGE_DIR = Path(__file__).resolve().parents[1] / "transports" / "webrtc_page"
+"""The demo page (index.html, demo.js, demo.css), package data in ``cascade/transports/webrtc_page``."""
 
 
 def resolve_agent(spec: str, app_dir: Path = Path(".")) -> tuple[PipelineFactory, Startup | None]:

@@ -9,14 +9,12 @@ object's ``prepare()`` runs once at startup so every call shares the loaded mode
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import uvicorn
 
 from cascade.agent import VoiceAgent
+from cascade.apps.demo import PAGE_DIR
 from cascade.transports.webrtc_signaling import WebRTCOptions, WebRTCServer
-
-PAGE = Path(__file__).parent / "static"
 
 
 def main(host: str = "127.0.0.1", port: int = 8080) -> None:
@@ -25,7 +23,7 @@ def main(host: str = "127.0.0.1", port: int = 8080) -> None:
     server = WebRTCServer(
         agent.pipeline,  # a fresh pipeline per call
         WebRTCOptions(token=token, max_sessions=4),
-        page_dir=PAGE,
+        page_dir=PAGE_DIR,  # the page shipped in the package; any folder with index.html works
         on_startup=agent.prepare,  # load models / start the embedded LLM once
     )
     print(f"open http://{host}:{port}/?token={token}")
