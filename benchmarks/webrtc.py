@@ -33,9 +33,9 @@ import soundfile
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cascade.apps.demo import resolve_agent  # noqa: E402
 from cascade.audio import load_audio  # noqa: E402
 from cascade.transports.file import FileTransport  # noqa: E402
-from cascade.transports.webrtc_cli import load_agent  # noqa: E402
 from tests.webrtc.browser import (  # noqa: E402
     demo_server,
     missing_prerequisites,
@@ -81,7 +81,7 @@ def browser_latency(page: dict[str, Any]) -> float | None:
 
 async def file_latency(spec: str, question_wav: Path, speech_end: float, out: Path) -> float | None:
     """The same agent on the FileTransport: caller speech end → first bot audio on the reply track."""
-    factory, startup = load_agent(spec, ROOT)
+    factory, startup = resolve_agent(spec, ROOT)
     if startup is not None:
         await startup()
     transport = FileTransport(question_wav, out / "reply.wav", reply_timeout=10.0)
