@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,7 +68,8 @@ def demo_server(
     max_sessions: int = 4,
     log_path: Path,
 ) -> Iterator[str]:
-    """``cascade demo`` inside ``netns``; yields the page URL. Stopped with SIGINT (graceful)."""
+    """``cascade demo`` inside ``netns``; yields the page URL once the agent is prepared (the demo
+    prints it then; before, offers get 503). Stopped with SIGINT (graceful)."""
     command = [
         "ip", "netns", "exec", netns, sys.executable, "-c",
         "import sys; from cascade.cli import app; sys.argv[0] = 'cascade'; app()",
@@ -77,6 +79,7 @@ def demo_server(
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
+        wait_for_line(log_path, "cascade demo: open", process, limit=300)
         yield f"http://{ADDRESS}:{port}/?token={token}&raw=1"
     finally:
         process.send_signal(signal.SIGINT)
@@ -85,6 +88,17 @@ def demo_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_for_line(path: Path, text: str, process: subprocess.Popen[bytes], limit: float) -> None:
+    """Wait until ``text`` appears in the log at ``path``; fail if the process ends or time runs out."""
+    deadline = time.monotonic() + limit
+    while text not in path.read_text(errors="replace"):
+        if process.poll() is not None:
+            raise RuntimeError(f"cascade demo exited ({process.returncode}):\n{path.read_text()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"cascade demo never printed {text!r} in {limit:.0f} s")
+        time.sleep(0.1)
 
 
 def caller_wav(path: Path, rate: int = 16000, answer_gap: float = 3.0) -> dict[str, float]:
