@@ -16,7 +16,7 @@ import typer
 
 from cascade.agent.config import AgentConfig
 from cascade.agent.config_sources import ConfigError
-from cascade.apps.loading import load_target
+from cascade.apps.loading import is_agent, load_agent
 from cascade.observability import install_observability
 
 if TYPE_CHECKING:
@@ -36,13 +36,13 @@ def resolve_agent(spec: str, app_dir: Path = Path(".")) -> tuple[PipelineFactory
     run once at startup, like :class:`cascade.agent.VoiceAgent` -- or a plain callable returning a
     fresh Pipeline per call.
     """
-    target: Any = load_target(spec, setting="demo.agent", app_dir=app_dir)
-    if callable(getattr(target, "pipeline", None)):
-        agent = target() if isinstance(target, type) else target
+    return _factory_and_startup(load_agent(spec, setting="demo.agent", app_dir=app_dir))
+
+
+def _factory_and_startup(agent: Any) -> tuple[PipelineFactory, Startup | None]:
+    if is_agent(agent):
         return agent.pipeline, getattr(agent, "prepare", None)
-    if not callable(target):
-        raise ConfigError(f"demo.agent = {spec!r} is neither an agent nor a callable")
-    return target, None
+    return agent, None
 
 
 def build_server(config: AgentConfig) -> tuple[WebRTCServer, str | None]:
@@ -51,11 +51,8 @@ def build_server(config: AgentConfig) -> tuple[WebRTCServer, str | None]:
     from cascade.transports.webrtc_signaling import WebRTCOptions, WebRTCServer
 
     demo = config.demo
-    factory: PipelineFactory
-    startup: Startup | None
     if demo.agent is None:
-        agent = VoiceAgent(config)
-        factory, startup = agent.pipeline, agent.prepare
+        factory, startup = _factory_and_startup(VoiceAgent(config))
     else:
         factory, startup = resolve_agent(demo.agent, demo.app_dir)
     token = None

@@ -43,6 +43,23 @@ def load_target(spec: str, *, setting: str, app_dir: Path | None = None) -> Any:
     return found
 
 
+def load_agent(spec: str, *, setting: str, app_dir: Path | None = None) -> Any:
+    """What ``spec`` names as an app's agent: an agent (an object with ``pipeline()``, like
+    :class:`~cascade.agent.VoiceAgent`; a class is instantiated with no arguments) or a plain
+    pipeline factory. Raises :class:`ConfigError` naming ``setting`` for anything else."""
+    target = load_target(spec, setting=setting, app_dir=app_dir)
+    if is_agent(target):
+        return target() if isinstance(target, type) else target
+    if not callable(target):
+        raise ConfigError(f"{setting} = {spec!r} is neither an agent nor a callable")
+    return target
+
+
+def is_agent(target: Any) -> bool:
+    """Whether ``target`` is an agent (has ``pipeline()``) rather than a plain pipeline factory."""
+    return callable(getattr(target, "pipeline", None))
+
+
 def _module_from_file(path: Path, setting: str) -> Any:
     loader_spec = importlib.util.spec_from_file_location(path.stem, path)
     if loader_spec is None or loader_spec.loader is None or not path.is_file():

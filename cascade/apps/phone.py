@@ -16,7 +16,7 @@ import typer
 
 from cascade.agent.config import AgentConfig
 from cascade.agent.config_sources import ConfigError
-from cascade.apps.loading import load_target
+from cascade.apps.loading import is_agent, load_agent
 from cascade.observability import install_observability
 
 if TYPE_CHECKING:
@@ -32,21 +32,13 @@ def build_bridge(config: AgentConfig) -> PhoneBridge:
     from cascade.transports.sip import BridgeOptions, PhoneBridge
 
     phone = config.phone
-    startup = None
     if phone.factory is None:
-        agent = VoiceAgent(config)
-        factory: Any = functools.partial(call_pipeline, agent)
-        startup = agent.prepare
+        agent: Any = VoiceAgent(config)
     else:
-        target = load_target(phone.factory, setting="phone.factory")
-        if callable(getattr(target, "pipeline", None)):  # an agent object or class
-            agent = target() if isinstance(target, type) else target
-            factory = functools.partial(call_pipeline, agent)
-            startup = getattr(agent, "prepare", None)
-        elif callable(target):
-            factory = target
-        else:
-            raise ConfigError(f"phone.factory = {phone.factory!r} is neither an agent nor a callable")
+        agent = load_agent(phone.factory, setting="phone.factory")
+    factory, startup = agent, None  # a plain factory, called with each call's CallInfo
+    if is_agent(agent):
+        factory, startup = functools.partial(call_pipeline, agent), getattr(agent, "prepare", None)
     options = BridgeOptions(sip=phone.sip, sample_rate=config.sample_rate, hangup_grace=phone.hangup_grace)
     return PhoneBridge(factory, options, transfer_targets=phone.transfer, startup=startup)
 
